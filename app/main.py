@@ -1,0 +1,87 @@
+"""The FastAPI application factory."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from pymongo.errors import PyMongoError
+
+from app.config import Settings, get_settings
+from app.db import Database, initialise, initialise_with_retry, make_client
+from app.errors import install_error_handlers
+from app.limits import BodySizeLimit
+from app.routers import auth, authz_routes, companies, health, members, tickets
+from authz.audit import AuditLog
+from authz.engine import default_engine
+
+log = logging.getLogger("app")
+
+DESCRIPTION = """\
+Multi-tenant support ticketing on MongoDB, with authorization done right.
+
+Sign in with **Authorize** (username = email, e.g. `lisa@acme.example`, password
+`demo-pass-2026` for the demo tenants). Every endpoint asks the `authz` engine; lists only
+ever return what the caller may see.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; settings come from the environment unless given."""
+    settings = settings or get_settings()
+    engine = default_engine()  # validates the policy now: a bad policy stops start-up
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(make_client(settings), settings.mongodb_db)
+        app.state.db = db
+        retry: asyncio.Task[None] | None = None
+        try:
+            await initialise(db, settings)
+        except PyMongoError as exc:
+            log.warning("database unavailable at start-up (%s); serving 503 until it answers",
+                        type(exc).__name__)
+            retry = asyncio.create_task(initialise_with_retry(db, settings))
+        audit = AuditLog(settings.audit_flush_seconds, settings.audit_retention_days,
+                         purge=not db.supports_ttl)
+        app.state.audit = audit
+        audit.start()
+        try:
+            yield
+        finally:
+            if retry is not None:
+                retry.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retry
+            if db.initialised:
+                with contextlib.suppress(PyMongoError):
+                    await audit.stop()
+            await db.client.close()
+
+    app = FastAPI(
+        title="Ticketing",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+    for module in (health, auth, companies, members, tickets, authz_routes):
+        app.include_router(module.router)
+    if settings.bench_routes:
+        from app.routers import bench
+
+        app.include_router(bench.router)
+    return app

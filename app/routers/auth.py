@@ -1,0 +1,87 @@
+"""Registration, sign-in and the caller's identity."""
+
+from typing import Annotated
+
+from beanie import PydanticObjectId
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import ValidationError
+from pymongo.errors import DuplicateKeyError
+
+from app import throttle
+from app.deps import CurrentUser, DatabaseDep, SettingsDep
+from app.errors import Unauthorized, error_responses
+from app.schemas import LoginIn, MembershipOut, MeOut, RegisterIn, TokenOut, UserOut
+from app.security import create_access_token, hash_password, verify_password
+from app.services.lookups import live_companies
+from authz.errors import Conflict, InvalidInput
+from models import Membership, User, utcnow
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+BAD_CREDENTIALS = "incorrect email or password"
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserOut,
+             summary="Create an account", responses=error_responses(409, 422))
+async def register(body: RegisterIn, _: DatabaseDep) -> UserOut:
+    """Create an account; the email is stored lower-cased. 409 if username or email exist."""
+    user = User(username=body.username, email=body.email,
+                password_hash=hash_password(body.password))
+    try:
+        await user.insert()
+    except DuplicateKeyError as exc:
+        # Servers word duplicate-key errors differently; ask which value is taken.
+        taken = await User.find_one(User.email == body.email)
+        field = "email" if taken is not None else "username"
+        raise Conflict(f"an account with this {field} already exists", field=field) from exc
+    return UserOut(id=str(user.id), username=user.username, email=user.email)
+
+
+async def _sign_in(email: str, password: str, request: Request, settings: SettingsDep) -> TokenOut:
+    client = request.client.host if request.client else None
+    await throttle.ensure_not_locked(email, client)
+    user = await User.find_one(User.email == email)
+    valid, new_hash = verify_password(password, user.password_hash if user else None)
+    if user is None or not valid:
+        await throttle.record_failure(email, client, settings)
+        raise Unauthorized(BAD_CREDENTIALS)
+    if new_hash:
+        await user.set({User.password_hash: new_hash, User.updated_at: utcnow()})
+    await throttle.record_success(email)
+    issued = create_access_token(str(user.id), settings)
+    return TokenOut(access_token=issued.access_token, expires_in=issued.expires_in)
+
+
+@router.post("/login", response_model=TokenOut, summary="Sign in (JSON)",
+             responses=error_responses(401, 422, 429))
+async def login(body: LoginIn, request: Request, settings: SettingsDep,
+                _: DatabaseDep) -> TokenOut:
+    """Exchange email and password for a bearer token."""
+    return await _sign_in(body.email, body.password, request, settings)
+
+
+@router.post("/token", response_model=TokenOut, summary="Sign in (OAuth2 form, for /docs)",
+             responses=error_responses(401, 422, 429))
+async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request,
+                settings: SettingsDep, _: DatabaseDep) -> TokenOut:
+    """The OAuth2 password flow behind /docs' "Authorize": `username` is the email."""
+    try:
+        creds = LoginIn(email=form.username, password=form.password)
+    except ValidationError as exc:
+        raise InvalidInput("username must be the account's email address") from exc
+    return await _sign_in(creds.email, creds.password, request, settings)
+
+
+@router.get("/me", response_model=MeOut, summary="Who am I",
+            responses=error_responses(401))
+async def me(user: CurrentUser) -> MeOut:
+    """The caller and their memberships, read fresh from the database."""
+    assert user.id is not None  # noqa: S101 - a stored user has an id
+    memberships = await Membership.find(Membership.user == PydanticObjectId(user.id)).to_list()
+    names = await live_companies([m.company for m in memberships])
+    return MeOut(
+        id=str(user.id), username=user.username, email=user.email,
+        memberships=[MembershipOut(company_id=str(m.company), company_name=names[m.company],
+                                   role=m.role) for m in memberships if m.company in names],
+    )

@@ -1,0 +1,1 @@
+"""Multi-step domain operations, written to be safe with or without transactions."""

@@ -1,0 +1,101 @@
+"""The audit trail writer: records decisions and writes off the request's critical path.
+
+Events are queued in memory and flushed in batches by one background task, so a request
+never waits for an audit insert. On servers without TTL indexes (FerretDB v1) the same task
+purges events older than the retention period.
+"""
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo.errors import PyMongoError
+
+from models import AuditEvent, utcnow
+
+log = logging.getLogger("authz.audit")
+
+MAX_QUEUE = 10_000
+BATCH = 500
+PURGE_EVERY_SECONDS = 3600.0
+
+
+class AuditLog:
+    """A buffered, batched writer of `audit_events`."""
+
+    def __init__(self, flush_seconds: float = 0.5, retention_days: int = 90,
+                 purge: bool = False) -> None:
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_QUEUE)
+        self._flush_seconds = flush_seconds
+        self._retention = timedelta(days=retention_days)
+        self._purge = purge
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+
+    def record(self, *, user: ObjectId | None, company: ObjectId | None, action: str,
+               resource_type: str, resource_id: ObjectId | None, allowed: bool,
+               reason: str) -> None:
+        """Queue one event; never blocks and never raises (a full queue drops and counts)."""
+        event = {"time": utcnow(), "user": user, "company": company, "action": action,
+                 "resource_type": resource_type, "resource_id": resource_id,
+                 "allowed": allowed, "reason": reason}
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    def start(self) -> None:
+        """Start the background flusher (idempotent)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="audit-flusher")
+
+    async def stop(self) -> None:
+        """Stop the flusher and write what is still queued."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+    async def flush(self) -> int:
+        """Write every queued event now; return how many were written."""
+        written = 0
+        while not self._queue.empty():
+            batch = []
+            while not self._queue.empty() and len(batch) < BATCH:
+                batch.append(self._queue.get_nowait())
+            try:
+                await AuditEvent.get_pymongo_collection().insert_many(batch, ordered=False)
+                written += len(batch)
+            except PyMongoError as exc:
+                # Requeue so an outage delays the trail instead of losing it.
+                log.warning("audit flush failed (%s); will retry", type(exc).__name__)
+                for event in batch:
+                    with contextlib.suppress(asyncio.QueueFull):
+                        self._queue.put_nowait(event)
+                break
+        return written
+
+    async def purge_expired(self) -> int:
+        """Delete events past the retention period (the TTL fallback)."""
+        result = await AuditEvent.get_pymongo_collection().delete_many(
+            {"time": {"$lt": utcnow() - self._retention}}
+        )
+        return result.deleted_count
+
+    async def _run(self) -> None:
+        since_purge = PURGE_EVERY_SECONDS
+        while True:
+            await asyncio.sleep(self._flush_seconds)
+            await self.flush()
+            since_purge += self._flush_seconds
+            if self._purge and since_purge >= PURGE_EVERY_SECONDS:
+                since_purge = 0.0
+                try:
+                    await self.purge_expired()
+                except PyMongoError as exc:
+                    log.warning("audit purge failed (%s)", type(exc).__name__)

@@ -1,0 +1,40 @@
+"""A user's role in one company: the fact tenant permissions derive from."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from beanie import Document, PydanticObjectId
+from pydantic import Field
+from pymongo import ASCENDING, IndexModel
+
+from models.common import utcnow
+
+
+class Role(StrEnum):
+    """Tenant roles; their permissions are defined in `authz/policy.toml`."""
+
+    ADMIN = "admin"
+    AGENT = "agent"
+    CUSTOMER = "customer"
+
+
+class Membership(Document):
+    """User `user` holds `role` in company `company`. At most one per (user, company)."""
+
+    user: PydanticObjectId
+    company: PydanticObjectId
+    role: Role
+    created_by: PydanticObjectId | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "memberships"
+        indexes = [
+            IndexModel(
+                [("user", ASCENDING), ("company", ASCENDING)],
+                name="user_company_unique",
+                unique=True,
+            ),
+            IndexModel([("company", ASCENDING), ("role", ASCENDING)], name="company_role"),
+        ]

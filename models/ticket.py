@@ -1,0 +1,68 @@
+"""Support tickets, with their replies embedded."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from beanie import Document, PydanticObjectId
+from bson import ObjectId
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from models.common import utcnow
+
+
+class Status(StrEnum):
+    """Where a ticket is in its life."""
+
+    OPEN = "open"
+    IN_PROGRESS = "in-progress"
+    RESOLVED = "resolved"
+
+
+class Priority(StrEnum):
+    """How urgent a ticket is."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Reply(BaseModel):
+    """A message on a ticket. Internal notes are hidden from callers who only view."""
+
+    id: PydanticObjectId = Field(default_factory=lambda: PydanticObjectId(ObjectId()))
+    author: PydanticObjectId
+    body: str
+    internal: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Ticket(Document):
+    """A support request in one company. Every index leads with `company`: the shard key."""
+
+    company: PydanticObjectId
+    number: int
+    subject: str
+    description: str
+    status: Status = Status.OPEN
+    priority: Priority = Priority.NORMAL
+    created_by: PydanticObjectId
+    assigned_to: PydanticObjectId | None = None
+    replies: list[Reply] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "tickets"
+        indexes = [
+            IndexModel([("company", ASCENDING), ("number", ASCENDING)], name="company_number_unique",
+                       unique=True),
+            IndexModel([("company", ASCENDING), ("_id", DESCENDING)], name="company_id"),
+            IndexModel([("company", ASCENDING), ("created_by", ASCENDING), ("_id", DESCENDING)],
+                       name="company_creator"),
+            IndexModel([("company", ASCENDING), ("status", ASCENDING), ("_id", DESCENDING)],
+                       name="company_status"),
+            IndexModel([("company", ASCENDING), ("assigned_to", ASCENDING), ("_id", DESCENDING)],
+                       name="company_assignee"),
+        ]
