@@ -16,7 +16,7 @@ async def next_number(company_id: ObjectId) -> int:
     """Hand out the company's next ticket number: one atomic `$inc`, unique under load."""
     doc = await Company.get_pymongo_collection().find_one_and_update(
         {"_id": company_id, "deleting": {"$ne": True}}, {"$inc": {"ticket_seq": 1}},
-        projection={"ticket_seq": 1}, return_document=ReturnDocument.AFTER,
+        return_document=ReturnDocument.AFTER,  # no projection: FerretDB v1 refuses `fields`
     )
     if doc is None:
         raise NotFound("company not found")
