@@ -63,8 +63,9 @@ class Settings(BaseSettings):
                     "print(secrets.token_urlsafe(48))'`)"
                 )
             if self.bench_routes:
-                raise ValueError("BENCH_ROUTES turns authorization off and is refused outside "
-                                 "development")
+                raise ValueError(
+                    "BENCH_ROUTES turns authorization off and is refused outside development"
+                )
         elif not secret:
             warnings.warn(
                 "JWT_SECRET is not set: using a random secret for this process; tokens will "

@@ -77,8 +77,7 @@ async def initialise(db: Database, settings: Settings) -> None:
     except OperationFailure as exc:
         # FerretDB v1 does not implement TTL indexes; the audit writer purges instead.
         log.info("TTL index refused (%s); old audit events are purged periodically", exc.code)
-        await AuditEvent.get_pymongo_collection().create_index([("time", ASCENDING)],
-                                                               name="time")
+        await AuditEvent.get_pymongo_collection().create_index([("time", ASCENDING)], name="time")
     db.initialised = True
 
 

@@ -23,6 +23,7 @@ from models import User
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
+
 def get_app_settings(request: Request) -> Settings:
     """The settings the app was built with."""
     settings: Settings = request.app.state.settings
@@ -59,8 +60,9 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 AuditDep = Annotated[AuditLog, Depends(get_audit)]
 
 
-def get_subject(token: Annotated[str | None, Depends(oauth2_scheme)],
-                settings: SettingsDep) -> ObjectId:
+def get_subject(
+    token: Annotated[str | None, Depends(oauth2_scheme)], settings: SettingsDep
+) -> ObjectId:
     """The user id of a valid bearer token; 401 for anything else."""
     if not token:
         raise Unauthorized("not authenticated")
@@ -98,8 +100,9 @@ class Caller:
     scope: Scope
 
 
-async def get_caller(subject: SubjectDep, _: DatabaseDep, engine: EngineDep,
-                     audit: AuditDep, settings: SettingsDep) -> Caller:
+async def get_caller(
+    subject: SubjectDep, _: DatabaseDep, engine: EngineDep, audit: AuditDep, settings: SettingsDep
+) -> Caller:
     """Authenticate and load the caller's facts in parallel: one round trip of latency."""
     user, principal = await asyncio.gather(_existing_user(subject), load_principal(subject))
     return Caller(user, principal, Scope(engine, principal, audit, settings.list_strategy))

@@ -80,10 +80,15 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database unavailable during %s %s: %s", request.method, request.url.path,
-                type(exc).__name__)
-    return JSONResponse(error_body(DB_UNAVAILABLE, "database_unavailable"), 503,
-                        headers={"Retry-After": "5"})
+    log.warning(
+        "database unavailable during %s %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+    )
+    return JSONResponse(
+        error_body(DB_UNAVAILABLE, "database_unavailable"), 503, headers={"Retry-After": "5"}
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -111,6 +116,4 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
         429: "Too many failed attempts; see Retry-After",
         503: "The database is unavailable",
     }
-    return {
-        s: {"description": descriptions[s], "model": ErrorOut} for s in statuses
-    }
+    return {s: {"description": descriptions[s], "model": ErrorOut} for s in statuses}

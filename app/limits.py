@@ -1,5 +1,7 @@
 """Request body size limit, enforced before the body is read into memory."""
 
+import json
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import error_body
@@ -17,10 +19,9 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                if not value.isdigit() or int(value) > self.max_bytes:
-                    await self._refuse(send)
-                    return
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
+                await self._refuse(send)
+                return
         seen = 0
         too_large = False
 
@@ -40,13 +41,19 @@ class BodySizeLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        import json
-
-        body = json.dumps(error_body(f"request body exceeds {self.max_bytes} bytes",
-                                     "payload_too_large")).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            error_body(f"request body exceeds {self.max_bytes} bytes", "payload_too_large")
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

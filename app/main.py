@@ -42,11 +42,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             await initialise(db, settings)
         except PyMongoError as exc:
-            log.warning("database unavailable at start-up (%s); serving 503 until it answers",
-                        type(exc).__name__)
+            log.warning(
+                "database unavailable at start-up (%s); serving 503 until it answers",
+                type(exc).__name__,
+            )
             retry = asyncio.create_task(initialise_with_retry(db, settings))
-        audit = AuditLog(settings.audit_flush_seconds, settings.audit_retention_days,
-                         purge=not db.supports_ttl)
+        audit = AuditLog(
+            settings.audit_flush_seconds, settings.audit_retention_days, purge=not db.supports_ttl
+        )
         app.state.audit = audit
         audit.start()
         try:

@@ -11,13 +11,18 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Str
 
 from models import Priority, Role, Status
 
-ObjectIdStr = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{24}$", min_length=24,
-                                               max_length=24)]
+ObjectIdStr = Annotated[
+    str, StringConstraints(pattern=r"^[0-9a-f]{24}$", min_length=24, max_length=24)
+]
 Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(str.lower)]
 Password = Annotated[str, Field(min_length=10, max_length=256)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40,
-                                            pattern=r"^[A-Za-z0-9_.-]+$")]
+Username = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$"
+    ),
+]
 Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
 
@@ -30,11 +35,17 @@ class Input(BaseModel):
 
 # -- auth ------------------------------------------------------------------------------------
 
+
 class RegisterIn(Input):
     """A new account."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"username": "lisa", "email": "lisa@acme.example", "password": "demo-pass-2026"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"username": "lisa", "email": "lisa@acme.example", "password": "demo-pass-2026"}
+            ]
+        }
+    )
     username: Username
     email: Email
     password: Password
@@ -43,8 +54,11 @@ class RegisterIn(Input):
 class LoginIn(Input):
     """Credentials for a token."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"email": "lisa@acme.example", "password": "demo-pass-2026"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "lisa@acme.example", "password": "demo-pass-2026"}]
+        }
+    )
     email: Email
     password: Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -81,6 +95,7 @@ class MeOut(UserOut):
 
 # -- companies and members -------------------------------------------------------------------
 
+
 class CompanyIn(Input):
     """A new company (tenant)."""
 
@@ -105,8 +120,9 @@ class CompanyOut(BaseModel):
 class MemberIn(Input):
     """Add a member by email or by user id (exactly one)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"email": "david@globex.example", "role": "customer"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"email": "david@globex.example", "role": "customer"}]}
+    )
     email: Email | None = None
     user_id: ObjectIdStr | None = None
     role: Role
@@ -130,13 +146,22 @@ class MemberOut(BaseModel):
 
 # -- tickets ---------------------------------------------------------------------------------
 
+
 class TicketIn(Input):
     """A new ticket."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "company_id": "65f000000000000000000001", "subject": "Invoice shows the wrong VAT",
-        "description": "Invoice 2026-114 charges 25% VAT; we are VAT-exempt.",
-        "priority": "high"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "company_id": "65f000000000000000000001",
+                    "subject": "Invoice shows the wrong VAT",
+                    "description": "Invoice 2026-114 charges 25% VAT; we are VAT-exempt.",
+                    "priority": "high",
+                }
+            ]
+        }
+    )
     company_id: ObjectIdStr
     subject: Subject
     description: Text
@@ -161,8 +186,11 @@ class TicketUpdate(Input):
 class ReplyIn(Input):
     """A reply, or an internal note when `internal` is true."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"body": "Thanks, we are looking into it.", "internal": False}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"body": "Thanks, we are looking into it.", "internal": False}]
+        }
+    )
     body: Text
     internal: bool = False
 
@@ -217,11 +245,11 @@ class ViewerOut(BaseModel):
 
 # -- authz -----------------------------------------------------------------------------------
 
+
 class CheckIn(Input):
     """One question for the engine."""
 
-    action: Annotated[str, StringConstraints(min_length=1, max_length=40,
-                                             pattern=r"^[a-z_-]+$")]
+    action: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z_-]+$")]
     resource_type: Literal["company", "members", "ticket", "audit"]
     resource_id: ObjectIdStr | None = None
     company_id: ObjectIdStr | None = None
@@ -230,9 +258,21 @@ class CheckIn(Input):
 class CheckBatchIn(Input):
     """Up to 100 questions."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"checks": [
-        {"action": "delete", "resource_type": "ticket",
-         "resource_id": "65f000000000000000000002"}]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "checks": [
+                        {
+                            "action": "delete",
+                            "resource_type": "ticket",
+                            "resource_id": "65f000000000000000000002",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
     checks: Annotated[list[CheckIn], Field(min_length=1, max_length=100)]
 
 

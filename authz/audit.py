@@ -26,8 +26,9 @@ PURGE_EVERY_SECONDS = 3600.0
 class AuditLog:
     """A buffered, batched writer of `audit_events`."""
 
-    def __init__(self, flush_seconds: float = 0.5, retention_days: int = 90,
-                 purge: bool = False) -> None:
+    def __init__(
+        self, flush_seconds: float = 0.5, retention_days: int = 90, purge: bool = False
+    ) -> None:
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_QUEUE)
         self._flush_seconds = flush_seconds
         self._retention = timedelta(days=retention_days)
@@ -35,13 +36,28 @@ class AuditLog:
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
 
-    def record(self, *, user: ObjectId | None, company: ObjectId | None, action: str,
-               resource_type: str, resource_id: ObjectId | None, allowed: bool,
-               reason: str) -> None:
+    def record(
+        self,
+        *,
+        user: ObjectId | None,
+        company: ObjectId | None,
+        action: str,
+        resource_type: str,
+        resource_id: ObjectId | None,
+        allowed: bool,
+        reason: str,
+    ) -> None:
         """Queue one event; never blocks and never raises (a full queue drops and counts)."""
-        event = {"time": utcnow(), "user": user, "company": company, "action": action,
-                 "resource_type": resource_type, "resource_id": resource_id,
-                 "allowed": allowed, "reason": reason}
+        event = {
+            "time": utcnow(),
+            "user": user,
+            "company": company,
+            "action": action,
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+            "allowed": allowed,
+            "reason": reason,
+        }
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -65,7 +81,7 @@ class AuditLog:
         """Write every queued event now; return how many were written."""
         written = 0
         while not self._queue.empty():
-            batch = []
+            batch: list[dict[str, Any]] = []
             while not self._queue.empty() and len(batch) < BATCH:
                 batch.append(self._queue.get_nowait())
             try:

@@ -55,7 +55,6 @@ class Resource:
     relations: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
 
 
-
 class Decision:
     """The answer to one question, with a reason a person can read.
 
@@ -120,14 +119,33 @@ class Engine:
                 continue
             for relation in irole.derived_from_relations:
                 if resource.relations.get(relation) == principal.user_id:
-                    return Decision(True, permission, _INSTANCE_DERIVED, irole.name, relation,
-                                    resource.type, resource.id, permission)
+                    return Decision(
+                        True,
+                        permission,
+                        _INSTANCE_DERIVED,
+                        irole.name,
+                        relation,
+                        resource.type,
+                        resource.id,
+                        permission,
+                    )
             if resource.id is not None:
                 grant = principal.grants.get(resource.id)
-                if (grant is not None and irole.grant_name in grant.roles
-                        and grant.company == company and grant.resource_type == resource.type):
-                    return Decision(True, permission, _INSTANCE_GRANTED, irole.name,
-                                    resource.type, resource.id, permission)
+                if (
+                    grant is not None
+                    and irole.grant_name in grant.roles
+                    and grant.company == company
+                    and grant.resource_type == resource.type
+                ):
+                    return Decision(
+                        True,
+                        permission,
+                        _INSTANCE_GRANTED,
+                        irole.name,
+                        resource.type,
+                        resource.id,
+                        permission,
+                    )
         if permission not in self.policy.permissions:
             return Decision(False, permission, _UNKNOWN, permission)
         return Decision(False, permission, _ROLE_LACKS, role, company, permission)
@@ -184,8 +202,12 @@ class Engine:
                     branches.append({tenant: _eq_or_in(rest), relation: principal.user_id})
             shared: dict[ObjectId, list[ObjectId]] = {}
             for rid, g in principal.grants.items():
-                if (irole.grant_name in g.roles and g.resource_type == resource_type
-                        and g.company in principal.roles and g.company not in full_set):
+                if (
+                    irole.grant_name in g.roles
+                    and g.resource_type == resource_type
+                    and g.company in principal.roles
+                    and g.company not in full_set
+                ):
                     shared.setdefault(g.company, []).append(rid)
             for company, ids in shared.items():
                 branches.append({tenant: company, "_id": _eq_or_in(ids)})
@@ -204,8 +226,12 @@ class Engine:
         which hold on every resource whose relation names the caller.
         """
         wanted = set(companies) if companies is not None else None
-        graph: dict[str, Any] = {"user_id": str(principal.user_id), "companies": {},
-                                 "resources": {}, "derived": []}
+        graph: dict[str, Any] = {
+            "user_id": str(principal.user_id),
+            "companies": {},
+            "resources": {},
+            "derived": [],
+        }
         for company, role in principal.roles.items():
             if wanted is None or company in wanted:
                 graph["companies"][str(company)] = {
@@ -231,8 +257,13 @@ class Engine:
             }
         for irole in self.policy.instance_roles.values():
             for relation in irole.derived_from_relations:
-                graph["derived"].append({"role": irole.name, "relation": relation,
-                                         "permissions": sorted(irole.permissions)})
+                graph["derived"].append(
+                    {
+                        "role": irole.name,
+                        "relation": relation,
+                        "permissions": sorted(irole.permissions),
+                    }
+                )
         return graph
 
     def writable_fields(self, principal: Principal, resource: Resource) -> frozenset[str]:

@@ -15,13 +15,19 @@ async def load_principal(user_id: ObjectId) -> Principal:
     Grants in companies where the user is no longer a member are dropped here as well as
     deleted on removal: a leftover grant must never outlive the membership.
     """
-    memberships_q = Membership.get_pymongo_collection().find(
-        {"user": user_id}, {"company": 1, "role": 1, "_id": 0}
-    ).to_list()
-    grants_q = Grant.get_pymongo_collection().find(
-        {"user": user_id}, {"resource_type": 1, "resource_id": 1, "company": 1, "role": 1,
-                            "_id": 0}
-    ).to_list()
+    memberships_q = (
+        Membership.get_pymongo_collection()
+        .find({"user": user_id}, {"company": 1, "role": 1, "_id": 0})
+        .to_list()
+    )
+    grants_q = (
+        Grant.get_pymongo_collection()
+        .find(
+            {"user": user_id},
+            {"resource_type": 1, "resource_id": 1, "company": 1, "role": 1, "_id": 0},
+        )
+        .to_list()
+    )
     memberships, grants = await asyncio.gather(memberships_q, grants_q)
     roles = {m["company"]: m["role"] for m in memberships}
     by_resource: dict[ObjectId, dict[str, Any]] = {}
@@ -37,4 +43,3 @@ async def load_principal(user_id: ObjectId) -> Principal:
         for rid, e in by_resource.items()
     }
     return Principal(user_id=user_id, roles=roles, grants=facts)
-

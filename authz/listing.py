@@ -46,8 +46,13 @@ class Page:
 class Lister(Protocol):
     """The shared interface of the strategies."""
 
-    async def __call__(self, coll: AsyncCollection[dict[str, Any]], engine: Engine,
-                       principal: Principal, req: ListRequest) -> Page: ...
+    async def __call__(
+        self,
+        coll: AsyncCollection[dict[str, Any]],
+        engine: Engine,
+        principal: Principal,
+        req: ListRequest,
+    ) -> Page: ...
 
 
 def _and(*clauses: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -68,8 +73,9 @@ def _page(items: list[dict[str, Any]], limit: int, received: int) -> Page:
     return Page(items, cursor, received)
 
 
-async def pushdown(coll: AsyncCollection[dict[str, Any]], engine: Engine,
-                   principal: Principal, req: ListRequest) -> Page:
+async def pushdown(
+    coll: AsyncCollection[dict[str, Any]], engine: Engine, principal: Principal, req: ListRequest
+) -> Page:
     """AND the compiled permission filter into the query; the database does the rest."""
     allowed = engine.query_filter(principal, req.permission, req.resource_type)
     query = _and(allowed, req.query, _after(req))
@@ -77,17 +83,24 @@ async def pushdown(coll: AsyncCollection[dict[str, Any]], engine: Engine,
     return _page(items, req.limit, len(items))
 
 
-def _candidates(coll: AsyncCollection[dict[str, Any]], engine: Engine, principal: Principal,
-                req: ListRequest, batch: int) -> Any:
+def _candidates(
+    coll: AsyncCollection[dict[str, Any]],
+    engine: Engine,
+    principal: Principal,
+    req: ListRequest,
+    batch: int,
+) -> Any:
     tenant = engine.policy.resource_types[req.resource_type].tenant_field
     companies = list(principal.roles)
     scope = {tenant: {"$in": companies}}
-    return coll.find(_and(scope, req.query, _after(req)), req.projection,
-                     batch_size=batch).sort(NEWEST_FIRST)
+    return coll.find(_and(scope, req.query, _after(req)), req.projection, batch_size=batch).sort(
+        NEWEST_FIRST
+    )
 
 
-async def post(coll: AsyncCollection[dict[str, Any]], engine: Engine,
-               principal: Principal, req: ListRequest) -> Page:
+async def post(
+    coll: AsyncCollection[dict[str, Any]], engine: Engine, principal: Principal, req: ListRequest
+) -> Page:
     """Fetch the caller's companies' documents and `check` each one."""
     items: list[dict[str, Any]] = []
     received = 0
@@ -103,8 +116,9 @@ async def post(coll: AsyncCollection[dict[str, Any]], engine: Engine,
     return _page(items, req.limit, received)
 
 
-async def bulk(coll: AsyncCollection[dict[str, Any]], engine: Engine,
-               principal: Principal, req: ListRequest) -> Page:
+async def bulk(
+    coll: AsyncCollection[dict[str, Any]], engine: Engine, principal: Principal, req: ListRequest
+) -> Page:
     """Fetch the caller's companies' documents in batches; one `bulk_check` per batch."""
     size = max(req.limit * 4, 200)
     items: list[dict[str, Any]] = []

@@ -10,10 +10,15 @@ from typing import Any
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
 
 # The ticket fields a PATCH may name; the policy's whitelists must stay within them.
-TICKET_UPDATABLE_FIELDS = frozenset({"subject", "description", "status", "priority",
-                                     "assigned_to"})
-TICKET_FIELDS = TICKET_UPDATABLE_FIELDS | {"company_id", "created_by", "number", "created_at",
-                                           "updated_at", "replies"}
+TICKET_UPDATABLE_FIELDS = frozenset({"subject", "description", "status", "priority", "assigned_to"})
+TICKET_FIELDS = TICKET_UPDATABLE_FIELDS | {
+    "company_id",
+    "created_by",
+    "number",
+    "created_at",
+    "updated_at",
+    "replies",
+}
 TENANT_ROLES = frozenset({"admin", "agent", "customer"})
 
 
@@ -96,18 +101,22 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
     for perm in declared:
         prefix = perm.split(":", 1)[0]
         if ":" not in perm or prefix not in types:
-            raise PolicyError(f"permission {perm!r} must be '<resource type>:<action>' with a "
-                              f"declared resource type")
+            raise PolicyError(
+                f"permission {perm!r} must be '<resource type>:<action>' with a "
+                f"declared resource type"
+            )
 
     roles = {}
     for name, spec in raw.get("roles", {}).items():
         where = f"roles.{name}"
         perms = _known(_strings(spec.get("permissions"), f"{where}.permissions"), declared, where)
-        writable = frozenset(_strings(spec.get("writable_ticket_fields", []),
-                                      f"{where}.writable_ticket_fields"))
+        writable = frozenset(
+            _strings(spec.get("writable_ticket_fields", []), f"{where}.writable_ticket_fields")
+        )
         if not writable <= TICKET_UPDATABLE_FIELDS:
-            raise PolicyError(f"{where}.writable_ticket_fields may only name "
-                              f"{sorted(TICKET_UPDATABLE_FIELDS)}")
+            raise PolicyError(
+                f"{where}.writable_ticket_fields may only name {sorted(TICKET_UPDATABLE_FIELDS)}"
+            )
         if writable and "ticket:update" not in perms:
             raise PolicyError(f"{where} has writable ticket fields but not ticket:update")
         roles[name] = TenantRole(name, spec.get("description", ""), perms, writable)
@@ -119,8 +128,9 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
         where = f"instance_roles.{name}"
         rtype, _, grant_name = name.partition("#")
         if rtype != spec.get("resource_type") or rtype not in types or not grant_name:
-            raise PolicyError(f"{where} must be named '<resource_type>#<role>' and match "
-                              f"resource_type")
+            raise PolicyError(
+                f"{where} must be named '<resource_type>#<role>' and match resource_type"
+            )
         perms = _known(_strings(spec.get("permissions"), f"{where}.permissions"), declared, where)
         if any(not p.startswith(rtype + ":") for p in perms):
             raise PolicyError(f"{where} may only grant {rtype}:* permissions")
@@ -130,8 +140,9 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
         granted_with = spec.get("granted_with")
         if granted_with is not None and granted_with not in declared:
             raise PolicyError(f"{where}.granted_with names undeclared {granted_with!r}")
-        instance_roles[name] = InstanceRole(name, grant_name, spec.get("description", ""), rtype,
-                                            perms, relations, granted_with)
+        instance_roles[name] = InstanceRole(
+            name, grant_name, spec.get("description", ""), rtype, perms, relations, granted_with
+        )
 
     inv = raw.get("invariants", {})
     immutable = frozenset(_strings(inv.get("immutable_ticket_fields", []), "immutable fields"))

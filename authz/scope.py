@@ -27,8 +27,13 @@ _MODELS = {"ticket": Ticket, "members": Membership, "company": Company, "audit":
 class Scope:
     """One caller's authorized view of the protected collections."""
 
-    def __init__(self, engine: Engine, principal: Principal, audit: AuditLog | None = None,
-                 strategy: Strategy = "pushdown") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        principal: Principal,
+        audit: AuditLog | None = None,
+        strategy: Strategy = "pushdown",
+    ) -> None:
         self.engine = engine
         self.principal = principal
         self.audit = audit
@@ -41,7 +46,7 @@ class Scope:
 
     def collection(self, resource_type: str) -> AsyncCollection[dict[str, Any]]:
         """The raw collection of a resource type; used only inside this layer."""
-        return _MODELS[resource_type].get_pymongo_collection()  # type: ignore[no-any-return]
+        return _MODELS[resource_type].get_pymongo_collection()
 
     # -- decisions, recorded ---------------------------------------------------------------
 
@@ -64,15 +69,21 @@ class Scope:
 
     def _record(self, permission: str, resource: Resource, decision: Decision) -> None:
         if self.audit is not None:
-            self.audit.record(user=self.principal.user_id, company=resource.company,
-                              action=permission, resource_type=resource.type,
-                              resource_id=resource.id, allowed=decision.allowed,
-                              reason=decision.reason)
+            self.audit.record(
+                user=self.principal.user_id,
+                company=resource.company,
+                action=permission,
+                resource_type=resource.type,
+                resource_id=resource.id,
+                allowed=decision.allowed,
+                reason=decision.reason,
+            )
 
     # -- reads -----------------------------------------------------------------------------
 
-    def filter(self, permission: str, resource_type: str,
-               query: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def filter(
+        self, permission: str, resource_type: str, query: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """The handler's query ANDed with what the caller may see."""
         allowed = self.engine.query_filter(self.principal, permission, resource_type)
         return {"$and": [allowed, dict(query)]} if query else allowed
@@ -81,20 +92,28 @@ class Scope:
         """A page of documents the caller holds `req.permission` on, newest first."""
         strategy = self.strategy if req.resource_type == "ticket" else "pushdown"
         lister = STRATEGIES[strategy]
-        return await lister(self.collection(req.resource_type), self.engine, self.principal,
-                            req)
+        return await lister(self.collection(req.resource_type), self.engine, self.principal, req)
 
-    async def find_all(self, permission: str, resource_type: str,
-                       query: Mapping[str, Any] | None = None,
-                       projection: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    async def find_all(
+        self,
+        permission: str,
+        resource_type: str,
+        query: Mapping[str, Any] | None = None,
+        projection: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
         """Every document matching `query` that the caller holds `permission` on."""
         cursor = self.collection(resource_type).find(
             self.filter(permission, resource_type, query), projection
         )
         return await cursor.to_list()
 
-    async def get(self, resource_type: str, resource_id: ObjectId, permission: str,
-                  projection: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    async def get(
+        self,
+        resource_type: str,
+        resource_id: ObjectId,
+        permission: str,
+        projection: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Fetch one readable document and authorize `permission` on it.
 
         Not readable (or absent) -> `NotFound`; readable but `permission` missing ->
@@ -106,17 +125,28 @@ class Scope:
         )
         if doc is None:
             if self.audit is not None and permission != read:
-                self.audit.record(user=self.principal.user_id, company=None, action=permission,
-                                  resource_type=resource_type, resource_id=resource_id,
-                                  allowed=False, reason=f"{resource_type} not readable")
+                self.audit.record(
+                    user=self.principal.user_id,
+                    company=None,
+                    action=permission,
+                    resource_type=resource_type,
+                    resource_id=resource_id,
+                    allowed=False,
+                    reason=f"{resource_type} not readable",
+                )
             raise NotFound(f"{resource_type} not found")
         self.authorize(permission, self.engine.resource_of(resource_type, doc))
         return doc
 
     # -- writes ----------------------------------------------------------------------------
 
-    async def update(self, resource: Resource, permission: str, update: Mapping[str, Any],
-                     session: AsyncClientSession | None = None) -> dict[str, Any]:
+    async def update(
+        self,
+        resource: Resource,
+        permission: str,
+        update: Mapping[str, Any],
+        session: AsyncClientSession | None = None,
+    ) -> dict[str, Any]:
         """Apply `update` to one resource after authorizing it; return the new document.
 
         The permission filter is applied again in the write itself, so a document cannot
@@ -125,16 +155,19 @@ class Scope:
         decision = self.authorize(permission, resource)
         assert resource.id is not None  # noqa: S101 - single-document writes name one
         doc = await self.collection(resource.type).find_one_and_update(
-            self.filter(permission, resource.type, {"_id": resource.id}), dict(update),
-            return_document=True, session=session,
+            self.filter(permission, resource.type, {"_id": resource.id}),
+            dict(update),
+            return_document=True,
+            session=session,
         )
         if doc is None:
             raise NotFound(f"{resource.type} not found")
         self.record_write(permission, resource, decision)
-        return doc  # type: ignore[no-any-return]
+        return doc
 
-    async def delete(self, resource: Resource, permission: str,
-                     session: AsyncClientSession | None = None) -> None:
+    async def delete(
+        self, resource: Resource, permission: str, session: AsyncClientSession | None = None
+    ) -> None:
         """Delete one resource after authorizing it."""
         decision = self.authorize(permission, resource)
         result = await self.collection(resource.type).delete_one(

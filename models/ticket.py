@@ -56,13 +56,22 @@ class Ticket(Document):
     class Settings:
         name = "tickets"
         indexes = [
-            IndexModel([("company", ASCENDING), ("number", ASCENDING)], name="company_number_unique",
-                       unique=True),
+            IndexModel(
+                [("company", ASCENDING), ("number", ASCENDING)],
+                name="company_number_unique",
+                unique=True,
+            ),
             IndexModel([("company", ASCENDING), ("_id", DESCENDING)], name="company_id"),
-            IndexModel([("company", ASCENDING), ("created_by", ASCENDING), ("_id", DESCENDING)],
-                       name="company_creator"),
-            IndexModel([("company", ASCENDING), ("status", ASCENDING), ("_id", DESCENDING)],
-                       name="company_status"),
-            IndexModel([("company", ASCENDING), ("assigned_to", ASCENDING), ("_id", DESCENDING)],
-                       name="company_assignee"),
+            IndexModel(
+                [("company", ASCENDING), ("created_by", ASCENDING), ("_id", DESCENDING)],
+                name="company_creator",
+            ),
+            IndexModel(
+                [("company", ASCENDING), ("status", ASCENDING), ("_id", DESCENDING)],
+                name="company_status",
+            ),
+            IndexModel(
+                [("company", ASCENDING), ("assigned_to", ASCENDING), ("_id", DESCENDING)],
+                name="company_assignee",
+            ),
         ]

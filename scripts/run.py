@@ -37,15 +37,26 @@ def main() -> int:
     signal.signal(signal.SIGINT, forward)
     try:
         if (ROOT / "scripts" / "seed.py").exists():
-            seeded = subprocess.run([sys.executable, "-m", "scripts.seed"], env=env, cwd=ROOT,
-                                    check=False)
+            seeded = subprocess.run(
+                [sys.executable, "-m", "scripts.seed"], env=env, cwd=ROOT, check=False
+            )
             if seeded.returncode != 0:
                 return seeded.returncode
         print(f"API: http://127.0.0.1:{port}/docs", flush=True)
         api = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-             "--host", env.get("HOST", "127.0.0.1"), "--port", port],
-            env=env, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.main:create_app",
+                "--factory",
+                "--host",
+                env.get("HOST", "127.0.0.1"),
+                "--port",
+                port,
+            ],
+            env=env,
+            cwd=ROOT,
         )
         return api.wait()
     finally:

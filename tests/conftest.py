@@ -26,8 +26,7 @@ TEST_SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 @pytest.fixture(scope="session")
 def mongodb_uri() -> Iterator[str]:
     """A MongoDB-wire server for the whole run."""
-    with tempfile.TemporaryDirectory(prefix="devdb-test-") as tmp, \
-            devdb.database(Path(tmp)) as uri:
+    with tempfile.TemporaryDirectory(prefix="devdb-test-") as tmp, devdb.database(Path(tmp)) as uri:
         yield uri
 
 
@@ -38,7 +37,7 @@ def settings(mongodb_uri: str) -> Settings:
         environment="development",
         mongodb_uri=mongodb_uri,
         mongodb_db=f"test_{os.getpid()}",
-        jwt_secret=TEST_SECRET,  # type: ignore[arg-type]
+        jwt_secret=TEST_SECRET,
         bench_routes=True,
         audit_flush_seconds=0.05,
         db_timeout_ms=1500,

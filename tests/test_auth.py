@@ -24,8 +24,9 @@ async def test_register_login_me(client: httpx.AsyncClient) -> None:
     assert body["email"] == "lisa@acme.example"
     assert set(body) == {"id", "username", "email"}
 
-    r = await client.post("/auth/login", json={"email": "LISA@acme.example",
-                                               "password": GOOD["password"]})
+    r = await client.post(
+        "/auth/login", json={"email": "LISA@acme.example", "password": GOOD["password"]}
+    )
     assert r.status_code == 200, r.text
     token = r.json()
     assert token["token_type"] == "bearer"
@@ -33,14 +34,19 @@ async def test_register_login_me(client: httpx.AsyncClient) -> None:
 
     r = await client.get("/auth/me", headers={"Authorization": f"Bearer {token['access_token']}"})
     assert r.status_code == 200
-    assert r.json() == {"id": body["id"], "username": "lisa", "email": "lisa@acme.example",
-                        "memberships": []}
+    assert r.json() == {
+        "id": body["id"],
+        "username": "lisa",
+        "email": "lisa@acme.example",
+        "memberships": [],
+    }
 
 
 async def test_oauth2_form_token(client: httpx.AsyncClient) -> None:
     await register(client)
-    r = await client.post("/auth/token", data={"username": "lisa@acme.example",
-                                               "password": GOOD["password"]})
+    r = await client.post(
+        "/auth/token", data={"username": "lisa@acme.example", "password": GOOD["password"]}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["token_type"] == "bearer"
     r = await client.post("/auth/token", data={"username": "lisa", "password": "x"})
@@ -53,7 +59,8 @@ async def test_me_lists_memberships(client: httpx.AsyncClient, world: World) -> 
     await world.member(acme, mark, "agent")
     r = await client.get("/auth/me", headers=world.auth(mark))
     assert r.json()["memberships"] == [
-        {"company_id": str(acme.id), "company_name": "Acme Corp", "role": "agent"}]
+        {"company_id": str(acme.id), "company_name": "Acme Corp", "role": "agent"}
+    ]
 
 
 @pytest.mark.parametrize("field", ["username", "email"])
@@ -75,8 +82,9 @@ async def test_duplicate_is_409(client: httpx.AsyncClient, field: str) -> None:
         ({"username": ""}, "username"),
     ],
 )
-async def test_invalid_registration_is_422(client: httpx.AsyncClient, overrides: dict[str, str],
-                                           field: str) -> None:
+async def test_invalid_registration_is_422(
+    client: httpx.AsyncClient, overrides: dict[str, str], field: str
+) -> None:
     r = await register(client, **overrides)
     assert r.status_code == 422
     assert any(err["loc"][-1] == field for err in r.json()["detail"])
@@ -90,30 +98,40 @@ async def test_unknown_field_is_422(client: httpx.AsyncClient) -> None:
 
 async def test_bad_credentials_do_not_say_which(client: httpx.AsyncClient) -> None:
     await register(client)
-    wrong_password = await client.post("/auth/login", json={"email": GOOD["email"],
-                                                            "password": "wrong-password"})
-    unknown_email = await client.post("/auth/login", json={"email": "nobody@acme.example",
-                                                           "password": GOOD["password"]})
+    wrong_password = await client.post(
+        "/auth/login", json={"email": GOOD["email"], "password": "wrong-password"}
+    )
+    unknown_email = await client.post(
+        "/auth/login", json={"email": "nobody@acme.example", "password": GOOD["password"]}
+    )
     assert wrong_password.status_code == unknown_email.status_code == 401
     assert wrong_password.json() == unknown_email.json()
 
 
 def _claims(settings: Settings, **overrides: object) -> dict[str, object]:
     now = int(time.time())
-    return {"sub": "0" * 24, "iat": now, "nbf": now, "exp": now + 600,
-            "iss": settings.jwt_issuer, "aud": settings.jwt_audience,
-            "jti": uuid.uuid4().hex} | overrides
+    return {
+        "sub": "0" * 24,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "jti": uuid.uuid4().hex,
+    } | overrides
 
 
-async def test_bad_tokens_are_401(client: httpx.AsyncClient, world: World,
-                                  settings: Settings) -> None:
+async def test_bad_tokens_are_401(
+    client: httpx.AsyncClient, world: World, settings: Settings
+) -> None:
     user = await world.user("mark")
     good = world.token(user)
     key = settings.secret_key
     sub = str(user.id)
     header, payload, signature = good.split(".")
-    tampered_payload = jwt.encode(_claims(settings, sub=sub), "another-secret-of-enough-length",
-                                  algorithm="HS256").split(".")[1]
+    tampered_payload = jwt.encode(
+        _claims(settings, sub=sub), "another-secret-of-enough-length", algorithm="HS256"
+    ).split(".")[1]
     unsigned = jwt.encode(_claims(settings, sub=sub), key, algorithm="HS256").rsplit(".", 1)[0]
     none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"  # {"alg":"none","typ":"JWT"}
     cases = {
@@ -123,22 +141,28 @@ async def test_bad_tokens_are_401(client: httpx.AsyncClient, world: World,
         "tampered signature": f"{header}.{payload}.{signature[:-2]}xx",
         "alg none": f"{none_header}.{payload}.",
         "no signature": unsigned + ".",
-        "expired": jwt.encode(_claims(settings, sub=sub, exp=int(time.time()) - 5), key,
-                              algorithm="HS256"),
-        "not yet valid": jwt.encode(_claims(settings, sub=sub, nbf=int(time.time()) + 600), key,
-                                    algorithm="HS256"),
-        "wrong issuer": jwt.encode(_claims(settings, sub=sub, iss="evil"), key,
-                                   algorithm="HS256"),
-        "wrong audience": jwt.encode(_claims(settings, sub=sub, aud="other"), key,
-                                     algorithm="HS256"),
+        "expired": jwt.encode(
+            _claims(settings, sub=sub, exp=int(time.time()) - 5), key, algorithm="HS256"
+        ),
+        "not yet valid": jwt.encode(
+            _claims(settings, sub=sub, nbf=int(time.time()) + 600), key, algorithm="HS256"
+        ),
+        "wrong issuer": jwt.encode(_claims(settings, sub=sub, iss="evil"), key, algorithm="HS256"),
+        "wrong audience": jwt.encode(
+            _claims(settings, sub=sub, aud="other"), key, algorithm="HS256"
+        ),
         "HS512": jwt.encode(_claims(settings, sub=sub), key, algorithm="HS512"),
-        "no exp": jwt.encode({k: v for k, v in _claims(settings, sub=sub).items() if k != "exp"},
-                             key, algorithm="HS256"),
+        "no exp": jwt.encode(
+            {k: v for k, v in _claims(settings, sub=sub).items() if k != "exp"},
+            key,
+            algorithm="HS256",
+        ),
         "unknown user": jwt.encode(_claims(settings), key, algorithm="HS256"),
         "sub not an id": jwt.encode(_claims(settings, sub="admin"), key, algorithm="HS256"),
     }
-    assert (await client.get("/auth/me", headers={"Authorization": f"Bearer {good}"})
-            ).status_code == 200
+    assert (
+        await client.get("/auth/me", headers={"Authorization": f"Bearer {good}"})
+    ).status_code == 200
     for name, token in cases.items():
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         r = await client.get("/auth/me", headers=headers)
@@ -156,8 +180,9 @@ async def test_deleted_user_token_is_401(client: httpx.AsyncClient, world: World
 async def test_password_hash_never_returned(client: httpx.AsyncClient, world: World) -> None:
     user = await world.user("emma")
     r = await client.post("/auth/login", json={"email": user.email, "password": PASSWORD})
-    r = await client.get("/auth/me", headers={"Authorization":
-                                              f"Bearer {r.json()['access_token']}"})
+    r = await client.get(
+        "/auth/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
+    )
     assert "argon2" not in r.text and "password" not in r.text
 
 

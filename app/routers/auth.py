@@ -22,12 +22,18 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 BAD_CREDENTIALS = "incorrect email or password"
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserOut,
-             summary="Create an account", responses=error_responses(409, 422))
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    summary="Create an account",
+    responses=error_responses(409, 422),
+)
 async def register(body: RegisterIn, _: DatabaseDep) -> UserOut:
     """Create an account; the email is stored lower-cased. 409 if username or email exist."""
-    user = User(username=body.username, email=body.email,
-                password_hash=hash_password(body.password))
+    user = User(
+        username=body.username, email=body.email, password_hash=hash_password(body.password)
+    )
     try:
         await user.insert()
     except DuplicateKeyError as exc:
@@ -53,18 +59,29 @@ async def _sign_in(email: str, password: str, request: Request, settings: Settin
     return TokenOut(access_token=issued.access_token, expires_in=issued.expires_in)
 
 
-@router.post("/login", response_model=TokenOut, summary="Sign in (JSON)",
-             responses=error_responses(401, 422, 429))
-async def login(body: LoginIn, request: Request, settings: SettingsDep,
-                _: DatabaseDep) -> TokenOut:
+@router.post(
+    "/login",
+    response_model=TokenOut,
+    summary="Sign in (JSON)",
+    responses=error_responses(401, 422, 429),
+)
+async def login(body: LoginIn, request: Request, settings: SettingsDep, _: DatabaseDep) -> TokenOut:
     """Exchange email and password for a bearer token."""
     return await _sign_in(body.email, body.password, request, settings)
 
 
-@router.post("/token", response_model=TokenOut, summary="Sign in (OAuth2 form, for /docs)",
-             responses=error_responses(401, 422, 429))
-async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request,
-                settings: SettingsDep, _: DatabaseDep) -> TokenOut:
+@router.post(
+    "/token",
+    response_model=TokenOut,
+    summary="Sign in (OAuth2 form, for /docs)",
+    responses=error_responses(401, 422, 429),
+)
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    settings: SettingsDep,
+    _: DatabaseDep,
+) -> TokenOut:
     """The OAuth2 password flow behind /docs' "Authorize": `username` is the email."""
     try:
         creds = LoginIn(email=form.username, password=form.password)
@@ -73,15 +90,19 @@ async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: 
     return await _sign_in(creds.email, creds.password, request, settings)
 
 
-@router.get("/me", response_model=MeOut, summary="Who am I",
-            responses=error_responses(401))
+@router.get("/me", response_model=MeOut, summary="Who am I", responses=error_responses(401))
 async def me(user: CurrentUser) -> MeOut:
     """The caller and their memberships, read fresh from the database."""
     assert user.id is not None  # noqa: S101 - a stored user has an id
     memberships = await Membership.find(Membership.user == PydanticObjectId(user.id)).to_list()
     names = await live_companies([m.company for m in memberships])
     return MeOut(
-        id=str(user.id), username=user.username, email=user.email,
-        memberships=[MembershipOut(company_id=str(m.company), company_name=names[m.company],
-                                   role=m.role) for m in memberships if m.company in names],
+        id=str(user.id),
+        username=user.username,
+        email=user.email,
+        memberships=[
+            MembershipOut(company_id=str(m.company), company_name=names[m.company], role=m.role)
+            for m in memberships
+            if m.company in names
+        ],
     )

@@ -13,8 +13,12 @@ from authz.engine import Decision, Resource
 router = APIRouter(tags=["authz"])
 
 
-@router.get("/me/permissions", response_model=PermissionGraph,
-            summary="My permission graph", responses=error_responses(401, 422))
+@router.get(
+    "/me/permissions",
+    response_model=PermissionGraph,
+    summary="My permission graph",
+    responses=error_responses(401, 422),
+)
 async def my_permissions(
     caller: CallerDep, company_id: Annotated[ObjectIdStr | None, Query()] = None
 ) -> PermissionGraph:
@@ -24,8 +28,12 @@ async def my_permissions(
     return PermissionGraph(**caller.scope.engine.permissions(caller.principal, companies))
 
 
-@router.post("/authz/check", response_model=CheckOut, summary="Ask the engine",
-             responses=error_responses(401, 422))
+@router.post(
+    "/authz/check",
+    response_model=CheckOut,
+    summary="Ask the engine",
+    responses=error_responses(401, 422),
+)
 async def check(body: CheckBatchIn, caller: CallerDep) -> CheckOut:
     """Answer up to 100 questions `may I <action> this <resource_type>?` in one call.
 
@@ -33,11 +41,24 @@ async def check(body: CheckBatchIn, caller: CallerDep) -> CheckOut:
     `company_id`. A ticket the caller cannot read is answered false, never revealed.
     """
     scope = caller.scope
-    ticket_ids = [ObjectId(c.resource_id) for c in body.checks
-                  if c.resource_type == "ticket" and c.resource_id]
-    tickets = {d["_id"]: d for d in await scope.find_all(
-        "ticket:read", "ticket", {"_id": {"$in": ticket_ids}},
-        {"company": 1, "created_by": 1}) } if ticket_ids else {}
+    ticket_ids = [
+        ObjectId(c.resource_id)
+        for c in body.checks
+        if c.resource_type == "ticket" and c.resource_id
+    ]
+    tickets = (
+        {
+            d["_id"]: d
+            for d in await scope.find_all(
+                "ticket:read",
+                "ticket",
+                {"_id": {"$in": ticket_ids}},
+                {"company": 1, "created_by": 1},
+            )
+        }
+        if ticket_ids
+        else {}
+    )
     results: list[bool] = []
     reasons: list[str] = []
     for c in body.checks:
@@ -51,8 +72,11 @@ async def check(body: CheckBatchIn, caller: CallerDep) -> CheckOut:
         else:
             company = c.company_id or (c.resource_id if c.resource_type == "company" else None)
             if company:
-                resource = Resource(c.resource_type, ObjectId(company),
-                                    ObjectId(c.resource_id) if c.resource_id else None)
+                resource = Resource(
+                    c.resource_type,
+                    ObjectId(company),
+                    ObjectId(c.resource_id) if c.resource_id else None,
+                )
         if resource is None:
             results.append(False)
             reasons.append(f"{c.resource_type} not found (give resource_id or company_id)")

@@ -26,7 +26,8 @@ async def tickets_unauthorized(
 ) -> TicketPage:
     """The same query as `GET /tickets`, minus the caller's facts and filter."""
     query: dict[str, Any] = {"company": ObjectId(company_id)} if company_id else {}
-    docs = await Ticket.get_pymongo_collection().find(query).sort([("_id", -1)]).limit(
-        limit).to_list()
+    docs = (
+        await Ticket.get_pymongo_collection().find(query).sort([("_id", -1)]).limit(limit).to_list()
+    )
     cursor = str(docs[-1]["_id"]) if len(docs) == limit else None
     return TicketPage(items=[render_ticket(d, True) for d in docs], next_cursor=cursor)

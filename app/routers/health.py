@@ -15,8 +15,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: the database answers",
-            responses={503: {"description": "The database does not answer"}})
+@router.get(
+    "/readyz",
+    summary="Readiness: the database answers",
+    responses={503: {"description": "The database does not answer"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     """200 when the database answers a ping, else 503 with the reason."""
     db: Database = request.app.state.db

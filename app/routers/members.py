@@ -12,49 +12,85 @@ from app.services.lookups import users_by_id
 router = APIRouter(prefix="/companies/{company_id}/members", tags=["members"])
 
 
-@router.get("", response_model=list[MemberOut], summary="List members",
-            responses=error_responses(401, 403, 404))
+@router.get(
+    "",
+    response_model=list[MemberOut],
+    summary="List members",
+    responses=error_responses(401, 403, 404),
+)
 async def list_members(company_id: str, caller: CallerDep) -> list[MemberOut]:
     """Members and their roles (admins and agents)."""
     cid = parse_id(company_id, "company")
     caller.scope.authorize("members:list", tenancy.company_resource(cid))
     memberships = await caller.scope.find_all("members:list", "members", {"company": cid})
     users = await users_by_id([m["user"] for m in memberships])
-    return [MemberOut(user_id=str(m["user"]), username=users[m["user"]]["username"],
-                      email=users[m["user"]]["email"], role=m["role"])
-            for m in memberships if m["user"] in users]
+    return [
+        MemberOut(
+            user_id=str(m["user"]),
+            username=users[m["user"]]["username"],
+            email=users[m["user"]]["email"],
+            role=m["role"],
+        )
+        for m in memberships
+        if m["user"] in users
+    ]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=MemberOut,
-             summary="Add a member", responses=error_responses(401, 403, 404, 409, 422))
-async def add_member(company_id: str, body: MemberIn, caller: CallerDep,
-                     db: DatabaseDep) -> MemberOut:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MemberOut,
+    summary="Add a member",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def add_member(
+    company_id: str, body: MemberIn, caller: CallerDep, db: DatabaseDep
+) -> MemberOut:
     """Add an existing user, by email or user id, with a role (admin)."""
     membership, user = await tenancy.add_member(
-        db, caller.scope, parse_id(company_id, "company"), email=body.email,
-        user_id=ObjectId(body.user_id) if body.user_id else None, role=body.role)
-    return MemberOut(user_id=str(user.id), username=user.username, email=user.email,
-                     role=membership.role)
+        db,
+        caller.scope,
+        parse_id(company_id, "company"),
+        email=body.email,
+        user_id=ObjectId(body.user_id) if body.user_id else None,
+        role=body.role,
+    )
+    return MemberOut(
+        user_id=str(user.id), username=user.username, email=user.email, role=membership.role
+    )
 
 
-@router.patch("/{user_id}", response_model=MemberOut, summary="Change a member's role",
-              responses=error_responses(401, 403, 404, 409, 422))
-async def change_role(company_id: str, user_id: str, body: MemberUpdate, caller: CallerDep,
-                      db: DatabaseDep) -> MemberOut:
+@router.patch(
+    "/{user_id}",
+    response_model=MemberOut,
+    summary="Change a member's role",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def change_role(
+    company_id: str, user_id: str, body: MemberUpdate, caller: CallerDep, db: DatabaseDep
+) -> MemberOut:
     """Change a role (admin); the last admin cannot be demoted (409)."""
     uid = parse_id(user_id, "member")
-    doc = await tenancy.change_role(db, caller.scope, parse_id(company_id, "company"), uid,
-                                    body.role)
+    doc = await tenancy.change_role(
+        db, caller.scope, parse_id(company_id, "company"), uid, body.role
+    )
     user = (await users_by_id([uid]))[uid]
-    return MemberOut(user_id=user_id, username=user["username"], email=user["email"],
-                     role=doc["role"])
+    return MemberOut(
+        user_id=user_id, username=user["username"], email=user["email"], role=doc["role"]
+    )
 
 
-@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT,
-               summary="Remove a member", responses=error_responses(401, 403, 404, 409))
-async def remove_member(company_id: str, user_id: str, caller: CallerDep,
-                        db: DatabaseDep) -> Response:
+@router.delete(
+    "/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a member",
+    responses=error_responses(401, 403, 404, 409),
+)
+async def remove_member(
+    company_id: str, user_id: str, caller: CallerDep, db: DatabaseDep
+) -> Response:
     """Remove a member and all their access in the company (admin); not the last admin."""
-    await tenancy.remove_member(db, caller.scope, parse_id(company_id, "company"),
-                                parse_id(user_id, "member"))
+    await tenancy.remove_member(
+        db, caller.scope, parse_id(company_id, "company"), parse_id(user_id, "member")
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -33,8 +33,9 @@ async def create_company(db: Database, user_id: ObjectId, name: str) -> Company:
     async with db.transaction() as session:
         await company.insert(session=session)
         try:
-            await Membership(user=user_id, company=company.id, role=Role.ADMIN,
-                             created_by=user_id).insert(session=session)
+            await Membership(
+                user=user_id, company=company.id, role=Role.ADMIN, created_by=user_id
+            ).insert(session=session)
         except BaseException:
             if session is None:
                 await _compensate(Company.get_pymongo_collection().delete_one({"_id": company.id}))
@@ -60,8 +61,9 @@ async def finish_deletion(db: Database, company_id: ObjectId) -> None:
     """The idempotent tail of a company deletion."""
     async with db.transaction() as session:
         for model in (Ticket, Grant, Membership):
-            await model.get_pymongo_collection().delete_many({"company": company_id},
-                                                             session=session)
+            await model.get_pymongo_collection().delete_many(
+                {"company": company_id}, session=session
+            )
         await Company.get_pymongo_collection().delete_one({"_id": company_id}, session=session)
 
 
@@ -73,32 +75,41 @@ async def resume_deletions(db: Database) -> int:
     return len(pending)
 
 
-async def add_member(db: Database, scope: Scope, company_id: ObjectId, *, email: str | None,
-                     user_id: ObjectId | None, role: Role) -> tuple[Membership, User]:
+async def add_member(
+    db: Database,
+    scope: Scope,
+    company_id: ObjectId,
+    *,
+    email: str | None,
+    user_id: ObjectId | None,
+    role: Role,
+) -> tuple[Membership, User]:
     """Add a user (by email or id) to a company with `role`; 409 if already a member."""
     scope.authorize("members:add", company_resource(company_id))
     if (email is None) == (user_id is None):
         raise InvalidInput("give exactly one of email or user_id")
-    user = await (User.find_one(User.email == email) if email is not None
-                  else User.get(user_id))
+    user = await (User.find_one(User.email == email) if email is not None else User.get(user_id))
     if user is None or user.id is None:
         raise NotFound("no user with that " + ("email" if email is not None else "id"))
     # Grants left behind by an interrupted removal must not come back to life.
     await Grant.get_pymongo_collection().delete_many({"company": company_id, "user": user.id})
-    membership = Membership(user=user.id, company=company_id, role=role,
-                            created_by=scope.user_id)
+    membership = Membership(user=user.id, company=company_id, role=role, created_by=scope.user_id)
     try:
         await membership.insert()
     except DuplicateKeyError as exc:
         raise Conflict("this user is already a member of the company") from exc
-    scope.record_write("members:add", company_resource(company_id),
-                       scope.check("members:add", company_resource(company_id)))
+    scope.record_write(
+        "members:add",
+        company_resource(company_id),
+        scope.check("members:add", company_resource(company_id)),
+    )
     return membership, user
 
 
 async def _membership(company_id: ObjectId, user_id: ObjectId) -> dict[str, Any]:
-    doc = await Membership.get_pymongo_collection().find_one({"company": company_id,
-                                                              "user": user_id})
+    doc = await Membership.get_pymongo_collection().find_one(
+        {"company": company_id, "user": user_id}
+    )
     if doc is None:
         raise NotFound("member not found")
     return doc  # type: ignore[no-any-return]
@@ -110,8 +121,9 @@ async def _admins_left(company_id: ObjectId) -> int:
     )
 
 
-async def change_role(db: Database, scope: Scope, company_id: ObjectId, user_id: ObjectId,
-                      role: Role) -> dict[str, Any]:
+async def change_role(
+    db: Database, scope: Scope, company_id: ObjectId, user_id: ObjectId, role: Role
+) -> dict[str, Any]:
     """Change a member's role; the last admin cannot be demoted (409)."""
     resource = company_resource(company_id)
     decision = scope.authorize("members:update", resource)
@@ -119,11 +131,13 @@ async def change_role(db: Database, scope: Scope, company_id: ObjectId, user_id:
     if current["role"] == role.value:
         return current
     coll = Membership.get_pymongo_collection()
-    await coll.update_one({"_id": current["_id"]},
-                          {"$set": {"role": role.value, "updated_at": utcnow()}})
+    await coll.update_one(
+        {"_id": current["_id"]}, {"$set": {"role": role.value, "updated_at": utcnow()}}
+    )
     if current["role"] == Role.ADMIN.value and await _admins_left(company_id) == 0:
-        await coll.update_one({"_id": current["_id"], "role": role.value},
-                              {"$set": {"role": Role.ADMIN.value}})
+        await coll.update_one(
+            {"_id": current["_id"], "role": role.value}, {"$set": {"role": Role.ADMIN.value}}
+        )
         raise Conflict(LAST_ADMIN)
     if not scope.engine.is_assignable(role.value):
         await _unassign(company_id, user_id)
@@ -131,8 +145,9 @@ async def change_role(db: Database, scope: Scope, company_id: ObjectId, user_id:
     return {**current, "role": role.value}
 
 
-async def remove_member(db: Database, scope: Scope, company_id: ObjectId,
-                        user_id: ObjectId) -> None:
+async def remove_member(
+    db: Database, scope: Scope, company_id: ObjectId, user_id: ObjectId
+) -> None:
     """Remove a member and every access they had there (grants, assignments)."""
     resource = company_resource(company_id)
     decision = scope.authorize("members:remove", resource)

@@ -15,7 +15,8 @@ from models import Company, Grant, Membership, Priority, Reply, Ticket, utcnow
 async def next_number(company_id: ObjectId) -> int:
     """Hand out the company's next ticket number: one atomic `$inc`, unique under load."""
     doc = await Company.get_pymongo_collection().find_one_and_update(
-        {"_id": company_id, "deleting": {"$ne": True}}, {"$inc": {"ticket_seq": 1}},
+        {"_id": company_id, "deleting": {"$ne": True}},
+        {"$inc": {"ticket_seq": 1}},
         return_document=ReturnDocument.AFTER,  # no projection: FerretDB v1 refuses `fields`
     )
     if doc is None:
@@ -23,21 +24,29 @@ async def next_number(company_id: ObjectId) -> int:
     return int(doc["ticket_seq"])
 
 
-async def create_ticket(scope: Scope, company_id: ObjectId, subject: str, description: str,
-                        priority: Priority) -> dict[str, Any]:
+async def create_ticket(
+    scope: Scope, company_id: ObjectId, subject: str, description: str, priority: Priority
+) -> dict[str, Any]:
     """Open a ticket in a company the caller belongs to."""
     resource = company_resource(company_id)
     decision = scope.authorize("ticket:create", resource)
-    ticket = Ticket(company=company_id, number=await next_number(company_id), subject=subject,
-                    description=description, priority=priority, created_by=scope.user_id)
+    ticket = Ticket(
+        company=company_id,
+        number=await next_number(company_id),
+        subject=subject,
+        description=description,
+        priority=priority,
+        created_by=scope.user_id,
+    )
     await ticket.insert()
-    doc = ticket.model_dump(by_alias=True)
+    doc: dict[str, Any] = ticket.model_dump(by_alias=True)
     scope.record_write("ticket:create", scope.engine.resource_of("ticket", doc), decision)
     return doc
 
 
-async def update_ticket(scope: Scope, ticket_id: ObjectId,
-                        changes: dict[str, Any]) -> dict[str, Any]:
+async def update_ticket(
+    scope: Scope, ticket_id: ObjectId, changes: dict[str, Any]
+) -> dict[str, Any]:
     """Apply the whitelisted `changes`; fields outside the caller's role are 403."""
     doc = await scope.get("ticket", ticket_id, "ticket:update")
     resource = scope.engine.resource_of("ticket", doc)
@@ -47,20 +56,25 @@ async def update_ticket(scope: Scope, ticket_id: ObjectId,
     refused = sorted(set(changes) - writable)
     if refused:
         role = scope.principal.roles.get(resource.company)
-        raise Forbidden(f"role '{role}' may not change {', '.join(refused)} of a ticket",
-                        permission="ticket:update", fields=refused)
+        raise Forbidden(
+            f"role '{role}' may not change {', '.join(refused)} of a ticket",
+            permission="ticket:update",
+            fields=refused,
+        )
     for name, value in changes.items():
         if value is None and name != "assigned_to":
             raise InvalidInput(f"{name} cannot be null")
     if changes.get("assigned_to") is not None:
         assignee = ObjectId(changes["assigned_to"])
         member = await Membership.get_pymongo_collection().find_one(
-            {"company": resource.company, "user": assignee}, {"role": 1})
+            {"company": resource.company, "user": assignee}, {"role": 1}
+        )
         if member is None or not scope.engine.is_assignable(member["role"]):
             raise InvalidInput("assigned_to must be an admin or agent of the ticket's company")
         changes["assigned_to"] = assignee
-    return await scope.update(resource, "ticket:update",
-                              {"$set": {**changes, "updated_at": utcnow()}})
+    return await scope.update(
+        resource, "ticket:update", {"$set": {**changes, "updated_at": utcnow()}}
+    )
 
 
 async def delete_ticket(scope: Scope, ticket_id: ObjectId) -> None:
@@ -75,9 +89,11 @@ async def add_reply(scope: Scope, ticket_id: ObjectId, body: str, internal: bool
     permission = "ticket:note" if internal else "ticket:reply"
     doc = await scope.get("ticket", ticket_id, permission)
     reply = Reply(author=scope.user_id, body=body, internal=internal)
-    await scope.update(scope.engine.resource_of("ticket", doc), permission,
-                       {"$push": {"replies": reply.model_dump()},
-                        "$set": {"updated_at": reply.created_at}})
+    await scope.update(
+        scope.engine.resource_of("ticket", doc),
+        permission,
+        {"$push": {"replies": reply.model_dump()}, "$set": {"updated_at": reply.created_at}},
+    )
     return reply
 
 
@@ -87,12 +103,19 @@ async def share(scope: Scope, ticket_id: ObjectId, user_id: ObjectId) -> None:
     resource = scope.engine.resource_of("ticket", doc)
     decision = scope.authorize("ticket:share", resource)
     member = await Membership.get_pymongo_collection().find_one(
-        {"company": resource.company, "user": user_id}, {"_id": 1})
+        {"company": resource.company, "user": user_id}, {"_id": 1}
+    )
     if member is None:
         raise InvalidInput("a ticket can only be shared with a member of its company")
     try:
-        await Grant(user=user_id, role="viewer", resource_type="ticket", resource_id=ticket_id,
-                    company=resource.company, created_by=scope.user_id).insert()
+        await Grant(
+            user=user_id,
+            role="viewer",
+            resource_type="ticket",
+            resource_id=ticket_id,
+            company=resource.company,
+            created_by=scope.user_id,
+        ).insert()
     except DuplicateKeyError as exc:
         raise Conflict("the ticket is already shared with this user") from exc
     scope.record_write("ticket:share", resource, decision)
@@ -104,7 +127,8 @@ async def unshare(scope: Scope, ticket_id: ObjectId, user_id: ObjectId) -> None:
     resource = scope.engine.resource_of("ticket", doc)
     decision = scope.authorize("ticket:share", resource)
     result = await Grant.get_pymongo_collection().delete_one(
-        {"resource_id": ticket_id, "user": user_id, "role": "viewer", "resource_type": "ticket"})
+        {"resource_id": ticket_id, "user": user_id, "role": "viewer", "resource_type": "ticket"}
+    )
     if result.deleted_count == 0:
         raise NotFound("this user has no viewer grant on the ticket")
     scope.record_write("ticket:share", resource, decision)

@@ -36,8 +36,9 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None, timeout: floa
     raise TimeoutError(f"devdb did not listen on port {port} within {timeout}s")
 
 
-def start(data_dir: Path, port: int | None = None, quiet: bool = True
-          ) -> tuple[subprocess.Popen[bytes], str]:
+def start(
+    data_dir: Path, port: int | None = None, quiet: bool = True
+) -> tuple[subprocess.Popen[bytes], str]:
     """Start a devdb process; return it and its MongoDB URI."""
     if not BINARY.exists():
         raise FileNotFoundError(f"{BINARY} is missing: run `make setup` first")
@@ -46,7 +47,9 @@ def start(data_dir: Path, port: int | None = None, quiet: bool = True
     out = subprocess.DEVNULL if quiet else None
     proc = subprocess.Popen(
         [str(BINARY), "-listen", f"127.0.0.1:{port}", "-data", str(data_dir)],
-        stdout=out, stderr=out, start_new_session=True,
+        stdout=out,
+        stderr=out,
+        start_new_session=True,
     )
     try:
         wait_for_port(port, proc)

@@ -47,7 +47,7 @@ class World:
     async def company(self, name: str = "Acme", admin: User | None = None) -> Company:
         """A company, with `admin` as its admin when given."""
         creator = admin.id if admin else PydanticObjectId(ObjectId())
-        company = Company(name=name, created_by=creator)  # type: ignore[arg-type]
+        company = Company(name=name, created_by=creator)
         await company.insert()
         if admin is not None:
             await self.member(company, admin, Role.ADMIN)
@@ -55,7 +55,7 @@ class World:
 
     async def member(self, company: Company, user: User, role: Role | str) -> Membership:
         """Make `user` a member of `company` with `role`."""
-        m = Membership(user=user.id, company=company.id, role=Role(role))  # type: ignore[arg-type]
+        m = Membership(user=user.id, company=company.id, role=Role(role))
         await m.insert()
         return m
 
@@ -64,16 +64,29 @@ class World:
         from app.services.tickets import next_number
 
         assert company.id is not None
-        values: dict[str, Any] = {"subject": "Printer on fire", "description": "Smoke.",
-                                  "status": Status.OPEN, "priority": Priority.NORMAL} | fields
-        ticket = Ticket(company=company.id, number=await next_number(company.id),
-                        created_by=creator.id, **values)  # type: ignore[arg-type]
+        values: dict[str, Any] = {
+            "subject": "Printer on fire",
+            "description": "Smoke.",
+            "status": Status.OPEN,
+            "priority": Priority.NORMAL,
+        } | fields
+        ticket = Ticket(
+            company=company.id,
+            number=await next_number(company.id),
+            created_by=creator.id,
+            **values,
+        )
         await ticket.insert()
         return ticket
 
     async def share(self, ticket: Ticket, user: User) -> Grant:
         """A stored viewer grant on `ticket` for `user`."""
-        grant = Grant(user=user.id, role="viewer", resource_type="ticket",  # type: ignore[arg-type]
-                      resource_id=ticket.id, company=ticket.company)  # type: ignore[arg-type]
+        grant = Grant(
+            user=user.id,
+            role="viewer",
+            resource_type="ticket",
+            resource_id=ticket.id,
+            company=ticket.company,
+        )
         await grant.insert()
         return grant
