@@ -2,20 +2,19 @@
 
 from typing import Annotated
 
-from beanie import PydanticObjectId
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import ValidationError
 from pymongo.errors import DuplicateKeyError
 
 from app import throttle
-from app.deps import CurrentUser, DatabaseDep, SettingsDep
+from app.deps import CallerDep, DatabaseDep, SettingsDep
 from app.errors import Unauthorized, error_responses
 from app.schemas import LoginIn, MembershipOut, MeOut, RegisterIn, TokenOut, UserOut
 from app.security import create_access_token, hash_password, verify_password
 from app.services.lookups import live_companies
 from authz.errors import Conflict, InvalidInput
-from models import Membership, User, utcnow
+from models import User, utcnow
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -91,18 +90,16 @@ async def token(
 
 
 @router.get("/me", response_model=MeOut, summary="Who am I", responses=error_responses(401))
-async def me(user: CurrentUser) -> MeOut:
-    """The caller and their memberships, read fresh from the database."""
-    assert user.id is not None  # noqa: S101 - a stored user has an id
-    memberships = await Membership.find(Membership.user == PydanticObjectId(user.id)).to_list()
-    names = await live_companies([m.company for m in memberships])
+async def me(caller: CallerDep) -> MeOut:
+    """The caller and their memberships, read fresh from the database on every request."""
+    user, roles = caller.user, caller.principal.roles
+    names = await live_companies(list(roles))
     return MeOut(
         id=str(user.id),
         username=user.username,
         email=user.email,
         memberships=[
-            MembershipOut(company_id=str(m.company), company_name=names[m.company], role=m.role)
-            for m in memberships
-            if m.company in names
+            MembershipOut(company_id=str(c), company_name=names[c], role=roles[c])
+            for c in sorted(names, key=lambda c: (names[c].lower(), str(c)))
         ],
     )

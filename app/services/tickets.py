@@ -57,7 +57,8 @@ async def update_ticket(
     if refused:
         role = scope.principal.roles.get(resource.company)
         raise Forbidden(
-            f"role '{role}' may not change {', '.join(refused)} of a ticket",
+            f"role '{role}' in company {resource.company} lacks ticket:update on "
+            f"{', '.join(refused)} (it may change: {', '.join(sorted(writable)) or 'nothing'})",
             permission="ticket:update",
             fields=refused,
         )

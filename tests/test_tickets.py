@@ -1,0 +1,221 @@
+"""Ticket semantics: field rules, invariants, read projection, pagination, numbering."""
+
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from models import AuditEvent, Company, Grant, Ticket, User
+from tests.utils.factories import World
+
+
+@dataclass
+class Acme:
+    """One company: admin Sara, agent Mark, customers Lisa and Carl, a ticket by Lisa."""
+
+    company: Company
+    ticket: Ticket
+    sara: User
+    mark: User
+    lisa: User
+    carl: User
+
+
+@pytest.fixture
+async def acme(world: World) -> Acme:
+    users = {n: await world.user(n) for n in ("sara", "mark", "lisa", "carl")}
+    company = await world.company("Acme", admin=users["sara"])
+    await world.member(company, users["mark"], "agent")
+    await world.member(company, users["lisa"], "customer")
+    await world.member(company, users["carl"], "customer")
+    ticket = await world.ticket(company, users["lisa"])
+    return Acme(company, ticket, **users)
+
+
+@pytest.mark.parametrize(
+    "field", ["company_id", "created_by", "number", "created_at", "company", "replies", "_id"]
+)
+async def test_immutable_and_unknown_fields_are_refused(
+    client: httpx.AsyncClient, world: World, acme: Acme, field: str
+) -> None:
+    ticket = acme.ticket
+    r = await client.patch(
+        f"/tickets/{ticket.id}",
+        json={field: "65f000000000000000000001"},
+        headers=world.auth(acme.sara),
+    )
+    assert r.status_code == 422
+    stored = await Ticket.get(ticket.id)
+    assert stored is not None
+    assert stored.company == ticket.company and stored.number == ticket.number
+
+
+async def test_assignee_must_be_staff_of_the_company(
+    client: httpx.AsyncClient, world: World, acme: Acme
+) -> None:
+    ticket, sara = acme.ticket, acme.sara
+    outsider = await world.user("outsider")
+    url, h = f"/tickets/{ticket.id}", world.auth(sara)
+    for bad in (acme.lisa, outsider):
+        r = await client.patch(url, json={"assigned_to": str(bad.id)}, headers=h)
+        assert r.status_code == 422
+        assert "admin or agent" in r.json()["detail"]
+    r = await client.patch(url, json={"assigned_to": str(acme.mark.id)}, headers=h)
+    assert r.status_code == 200
+    r = await client.patch(url, json={"assigned_to": None}, headers=h)
+    assert r.status_code == 200 and r.json()["assigned_to"] is None
+    r = await client.patch(url, json={"status": None}, headers=h)
+    assert r.status_code == 422
+    r = await client.patch(url, json={}, headers=h)
+    assert r.status_code == 422
+
+
+async def test_demoting_an_assignee_unassigns(
+    client: httpx.AsyncClient, world: World, acme: Acme
+) -> None:
+    ticket, sara, mark = acme.ticket, acme.sara, acme.mark
+    h = world.auth(sara)
+    await client.patch(f"/tickets/{ticket.id}", json={"assigned_to": str(mark.id)}, headers=h)
+    company = acme.company
+    r = await client.patch(
+        f"/companies/{company.id}/members/{mark.id}", json={"role": "customer"}, headers=h
+    )
+    assert r.status_code == 200
+    stored = await Ticket.get(ticket.id)
+    assert stored is not None and stored.assigned_to is None
+
+
+async def test_removal_revokes_shares_at_once(
+    client: httpx.AsyncClient, world: World, acme: Acme
+) -> None:
+    ticket, sara, carl = acme.ticket, acme.sara, acme.carl
+    carl_h = world.auth(carl)
+    r = await client.post(
+        f"/tickets/{ticket.id}/viewers", json={"user_id": str(carl.id)}, headers=world.auth(sara)
+    )
+    assert r.status_code == 201
+    assert (await client.get(f"/tickets/{ticket.id}", headers=carl_h)).status_code == 200
+    company = acme.company
+    r = await client.delete(f"/companies/{company.id}/members/{carl.id}", headers=world.auth(sara))
+    assert r.status_code == 204
+    assert (await client.get(f"/tickets/{ticket.id}", headers=carl_h)).status_code == 404
+    assert (await client.get("/tickets", headers=carl_h)).json()["items"] == []
+    assert await Grant.find(Grant.user == carl.id).count() == 0
+
+
+async def test_leftover_grant_of_a_removed_member_is_inert(
+    client: httpx.AsyncClient, world: World, acme: Acme
+) -> None:
+    """Even if a removal was interrupted before the grants went, access is gone."""
+    ticket, carl = acme.ticket, acme.carl
+    await world.share(ticket, carl)
+    from models import Membership
+
+    await Membership.find(Membership.user == carl.id).delete()
+    assert (await client.get(f"/tickets/{ticket.id}", headers=world.auth(carl))).status_code == 404
+
+
+async def test_share_only_with_members_and_once(
+    client: httpx.AsyncClient, world: World, acme: Acme
+) -> None:
+    ticket, mark = acme.ticket, acme.mark
+    outsider = await world.user("outsider")
+    url, h = f"/tickets/{ticket.id}/viewers", world.auth(mark)
+    r = await client.post(url, json={"user_id": str(outsider.id)}, headers=h)
+    assert r.status_code == 422
+    r = await client.post(url, json={"user_id": str(acme.carl.id)}, headers=h)
+    assert r.status_code == 201
+    r = await client.post(url, json={"user_id": str(acme.carl.id)}, headers=h)
+    assert r.status_code == 409
+    r = await client.delete(f"{url}/{outsider.id}", headers=h)
+    assert r.status_code == 404
+
+
+async def test_pagination_and_filters_never_widen(
+    client: httpx.AsyncClient, world: World, acme: Acme
+) -> None:
+    company, lisa, carl, mark = acme.company, acme.lisa, acme.carl, acme.mark
+    for i in range(7):
+        await world.ticket(
+            company, lisa, subject=f"Lisa {i}", status="resolved" if i % 2 else "open"
+        )
+        await world.ticket(company, carl, subject=f"Carl {i}")
+    lisa_h = world.auth(lisa)
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        params = {"limit": "3"} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get("/tickets", params=params, headers=lisa_h)).json()
+        seen += [t["subject"] for t in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 8
+    assert not any(s.startswith("Carl") for s in seen)
+
+    resolved = (await client.get("/tickets", params={"status": "resolved"}, headers=lisa_h)).json()[
+        "items"
+    ]
+    assert {t["subject"] for t in resolved} == {"Lisa 1", "Lisa 3", "Lisa 5"}
+    found = (await client.get("/tickets", params={"q": "carl"}, headers=lisa_h)).json()
+    assert found["items"] == []
+    found = (await client.get("/tickets", params={"q": "CARL 3"}, headers=world.auth(mark))).json()
+    assert [t["subject"] for t in found["items"]] == ["Carl 3"]
+    regex = (await client.get("/tickets", params={"q": ".*"}, headers=lisa_h)).json()
+    assert regex["items"] == [], "q is matched literally, not as a pattern"
+
+
+async def test_numbers_are_sequential_per_company(
+    client: httpx.AsyncClient, world: World, acme: Acme
+) -> None:
+    lisa, company = acme.lisa, acme.company
+    other = await world.company("Other", admin=lisa)
+    numbers = []
+    for cid in (company.id, other.id, company.id):
+        r = await client.post(
+            "/tickets",
+            json={"company_id": str(cid), "subject": "s", "description": "d"},
+            headers=world.auth(lisa),
+        )
+        numbers.append(r.json()["number"])
+    assert numbers == [2, 1, 3]
+
+
+async def test_writes_and_denials_are_audited(
+    app: FastAPI, client: httpx.AsyncClient, world: World, acme: Acme
+) -> None:
+    ticket, mark, sara = acme.ticket, acme.mark, acme.sara
+    await client.delete(f"/tickets/{ticket.id}", headers=world.auth(mark))
+    await client.patch(
+        f"/tickets/{ticket.id}", json={"status": "resolved"}, headers=world.auth(mark)
+    )
+    await app.state.audit.flush()
+    events = await AuditEvent.find(AuditEvent.resource_id == ticket.id).to_list()
+    got = {(e.action, e.allowed, e.user) for e in events}
+    assert ("ticket:delete", False, mark.id) in got
+    assert ("ticket:update", True, mark.id) in got
+    denial = next(e for e in events if not e.allowed)
+    assert denial.reason.endswith("lacks ticket:delete")
+    assert denial.company == ticket.company
+    assert sara is not None
+
+
+async def test_audit_retention_purge(app: FastAPI) -> None:
+    """Without TTL support the writer purges; with it, the server does (same cut-off)."""
+    from datetime import timedelta
+
+    from models import utcnow
+
+    old = AuditEvent(
+        action="x",
+        resource_type="ticket",
+        allowed=True,
+        reason="r",
+        time=utcnow() - timedelta(days=400),
+    )
+    new = AuditEvent(action="x", resource_type="ticket", allowed=True, reason="r")
+    await old.insert()
+    await new.insert()
+    await app.state.audit.purge_expired()
+    assert [e.id for e in await AuditEvent.find_all().to_list()] == [new.id]
