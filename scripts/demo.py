@@ -1,0 +1,611 @@
+"""Walk the demo personas through a running API, and fail loudly on any surprise.
+
+`make demo` is two things at once: a guided tour of the authorization model (each persona
+signs in, sees their tickets, does what their role allows and is refused what it does not,
+with the server's own reason) and an end-to-end smoke test (every outcome is checked
+against the policy in DESIGN.md; any difference is a surprise and the exit code is 1).
+
+It needs the demo tenants (`make seed`, or `make run` which seeds) and leaves them as it
+found them: the ticket it opens is deleted and the member it adds is removed again, so it
+can run any number of times. The only trace is the throwaway account it registers.
+
+    python -m scripts.demo [--base-url http://127.0.0.1:8000]
+"""
+
+import argparse
+import asyncio
+import os
+import sys
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from scripts.seed import PASSWORD, PERSONAS, TICKETS, Persona, memberships_of
+
+ACME, GLOBEX = "Acme Corp", "Globex Inc"
+AUDIT_WAIT_SECONDS = 10.0  # the server writes the audit trail in the background
+
+
+class Abort(Exception):
+    """A step the rest of the story depends on went wrong; the demo cannot go on."""
+
+
+@dataclass
+class Session:
+    """A signed-in persona: their token, id and companies (name -> (id, role))."""
+
+    persona: Persona
+    token: str
+    user_id: str = ""
+    companies: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The persona's first name."""
+        return self.persona.name
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The bearer header."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def company_id(self, name: str) -> str:
+        """The id of one of this persona's companies."""
+        return self.companies[name][0]
+
+
+class Demo:
+    """The story's state: the client, what was learnt along the way, and the surprises."""
+
+    def __init__(self, client: httpx.AsyncClient, console: Console) -> None:
+        self.client = client
+        self.console = console
+        self.surprises: list[str] = []
+        self.names: dict[str, str] = {}  # ids -> readable names, for the printed reasons
+        self.sessions: dict[str, Session] = {}
+
+    # -- talking to the server ------------------------------------------------------------
+
+    async def call(
+        self,
+        who: Session | None,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        """One request, as `who` (anonymous when None)."""
+        return await self.client.request(
+            method, path, json=json, params=params, headers=who.headers if who else None
+        )
+
+    async def tickets(self, who: Session, **params: Any) -> list[dict[str, Any]]:
+        """Every ticket `who` may see, following `next_cursor` to the end."""
+        items: list[dict[str, Any]] = []
+        query: dict[str, Any] = {"limit": 200, **params}
+        while True:
+            r = await self.call(who, "GET", "/tickets", params=query)
+            if r.status_code != 200:
+                self.surprise(f"{who.name} lists tickets: expected 200, got {_said(r)}")
+                raise Abort(f"{who.name} cannot list tickets")
+            page = r.json()
+            items += page["items"]
+            if page["next_cursor"] is None:
+                return items
+            query["cursor"] = page["next_cursor"]
+
+    # -- checking and telling --------------------------------------------------------------
+
+    def surprise(self, text: str) -> None:
+        """Record and show an outcome the policy did not predict."""
+        self.surprises.append(text)
+        self.console.print(f"    [bold red]✗ SURPRISE[/] {self.readable(text)}")
+
+    def readable(self, text: str) -> str:
+        """`text` with the ids the demo knows replaced by names."""
+        for oid, name in self.names.items():
+            text = text.replace(oid, name)
+        return text
+
+    def expect(
+        self, what: str, r: httpx.Response, status: int, *, detail_has: str | None = None
+    ) -> bool:
+        """Check a response's status (and that its `detail` names `detail_has`)."""
+        detail = _detail(r)
+        if r.status_code != status:
+            self.surprise(f"{what}: expected {status}, got {_said(r)}")
+            return False
+        if detail_has is not None and detail_has not in detail:
+            self.surprise(
+                f"{what}: {status} as expected, but the reason does not name "
+                f"{detail_has!r}: {detail!r}"
+            )
+            return False
+        if status >= 400:
+            self.console.print(
+                f"    [green]✓[/] {what}: [yellow]refused {status}[/] "
+                f'[dim]"{self.readable(detail)}"[/]'
+            )
+        else:
+            self.console.print(f"    [green]✓[/] {what}: {status}")
+        return True
+
+    def require(
+        self, what: str, r: httpx.Response, status: int, *, detail_has: str | None = None
+    ) -> Any:
+        """Like `expect`, for a step the rest depends on: a surprise stops the demo.
+
+        Returns the decoded body.
+        """
+        if not self.expect(what, r, status, detail_has=detail_has):
+            raise Abort(what)
+        return r.json() if r.content else None
+
+    def verify(self, what: str, holds: bool, observed: object) -> bool:
+        """Check a fact about a response's content."""
+        if holds:
+            self.console.print(f"    [green]✓[/] {what}")
+        else:
+            self.surprise(f"{what}: observed {observed}")
+        return holds
+
+    def act(self, who: Session, text: str) -> None:
+        """Introduce one persona's turn."""
+        roles = ", ".join(f"{role} of {c}" for c, (_, role) in who.companies.items())
+        self.console.rule(f"[bold]{who.name}[/] ({roles}) {text}")
+
+    def show(self, who: Session, tickets: list[dict[str, Any]]) -> None:
+        """A table of the tickets `who` sees."""
+        table = Table(title=f"What {who.name} sees: {len(tickets)} ticket(s)", title_justify="left")
+        for column in ("company", "#", "subject", "status", "priority", "opened by", "assignee"):
+            table.add_column(column)
+        for t in sorted(tickets, key=lambda t: (self.names.get(t["company_id"], ""), t["number"])):
+            table.add_row(
+                self.names.get(t["company_id"], t["company_id"]),
+                str(t["number"]),
+                t["subject"],
+                t["status"],
+                t["priority"],
+                self.names.get(t["created_by"], t["created_by"]),
+                self.names.get(t["assigned_to"] or "", t["assigned_to"] or "-"),
+            )
+        self.console.print(table)
+
+    # -- the personas ----------------------------------------------------------------------
+
+    async def sign_in(self, p: Persona) -> Session:
+        """Log in as `p` and learn their id and companies from /auth/me."""
+        r = await self.call(
+            None, "POST", "/auth/login", json={"email": p.email, "password": PASSWORD}
+        )
+        if r.status_code != 200:
+            self.surprise(f"{p.name} signs in: expected 200, got {_said(r)}")
+            raise Abort(f"{p.name} cannot sign in: are the demo tenants seeded (`make seed`)?")
+        s = Session(p, r.json()["access_token"])
+        me = self.require(f"{p.name} asks who they are", await self.call(s, "GET", "/auth/me"), 200)
+        s.user_id = me["id"]
+        s.companies = {m["company_name"]: (m["company_id"], m["role"]) for m in me["memberships"]}
+        self.names[s.user_id] = p.name
+        for company, (cid, _) in s.companies.items():
+            self.names[cid] = company
+        expected = {c: r.value for c, r in memberships_of(p.username).items()}
+        actual = {c: role for c, (_, role) in s.companies.items()}
+        if actual != expected:
+            self.surprise(f"{p.name}'s companies and roles: expected {expected}, got {actual}")
+            raise Abort("the demo tenants differ from DESIGN.md: run `make seed`")
+        return s
+
+    async def check_counts(self, when: str) -> dict[str, list[dict[str, Any]]]:
+        """Each persona's tickets; the counts must be DESIGN.md's 1, 2, 3, 1, 2, 2."""
+        seen = {p.username: await self.tickets(self.sessions[p.username]) for p in PERSONAS}
+        table = Table(title=f"Tickets each persona sees {when}", title_justify="left")
+        for column in ("persona", "email", "companies and roles", "sees", "expected"):
+            table.add_column(column)
+        wrong = []
+        for p in PERSONAS:
+            s = self.sessions[p.username]
+            roles = ", ".join(f"{c}: {role}" for c, (_, role) in s.companies.items())
+            count = len(seen[p.username])
+            mark = "" if count == p.sees else " [red]✗[/]"
+            table.add_row(p.name, p.email, roles, f"{count}{mark}", str(p.sees))
+            if count != p.sees:
+                wrong.append(f"{p.name} {count} (expected {p.sees})")
+        self.console.print(table)
+        if wrong:
+            self.surprise(f"ticket counts {when}: " + ", ".join(wrong))
+        return seen
+
+
+async def run_demo(client: httpx.AsyncClient, console: Console) -> list[str]:
+    """Play the whole story against the API behind `client`; return the surprises."""
+    demo = Demo(client, console)
+    created: dict[str, str] = {}  # what the demo must undo: "ticket" and "member" ids
+    try:
+        await _story(demo, created)
+    except Abort as stop:
+        demo.console.print(f"[bold red]Stopped:[/] {demo.readable(str(stop))}")
+    except httpx.HTTPError as exc:
+        demo.surprise(f"the server stopped answering: {type(exc).__name__}: {exc}")
+    finally:
+        await _undo(demo, created)
+    return demo.surprises
+
+
+async def _story(demo: Demo, created: dict[str, str]) -> None:
+    r = await demo.call(None, "GET", "/healthz")
+    demo.require("the API is up (GET /healthz)", r, 200)
+    demo.console.rule("[bold]Sign in as every persona[/]")
+    for p in PERSONAS:
+        demo.sessions[p.username] = await demo.sign_in(p)
+    seen = await demo.check_counts("before the demo")
+    if demo.surprises:
+        raise Abort("the seeded state is not what DESIGN.md describes: run `make seed`")
+    s = demo.sessions
+    lisa, mark, sara = s["lisa"], s["mark"], s["sara"]
+    david, emma, john = s["david"], s["emma"], s["john"]
+    acme, globex = sara.company_id(ACME), john.company_id(GLOBEX)
+    by_subject = {t["subject"]: t for t in seen["sara"] + seen["john"]}
+    seeded = {
+        (spec.company, spec.author): by_subject[spec.subject]["id"]
+        for spec in TICKETS
+        if spec.subject in by_subject
+    }
+    david_ticket, mark_globex_ticket = seeded[(GLOBEX, "david")], seeded[(GLOBEX, "mark")]
+
+    # -- Lisa: a customer opens a ticket and follows it -----------------------------------
+    demo.act(lisa, "opens a ticket and replies")
+    demo.show(lisa, seen["lisa"])
+    body = demo.require(
+        "Lisa opens a ticket in Acme Corp",
+        await demo.call(
+            lisa,
+            "POST",
+            "/tickets",
+            json={
+                "company_id": acme,
+                "subject": "Password reset email never arrives",
+                "description": "I asked for a password reset three times this morning; no email "
+                "arrived, not even in the spam folder.",
+            },
+        ),
+        201,
+    )
+    tid = created["ticket"] = body["id"]
+    demo.names[tid] = f"#{body['number']}"
+    demo.verify(
+        f"the ticket is #{body['number']}, open, created by Lisa",
+        body["status"] == "open" and body["created_by"] == lisa.user_id,
+        body,
+    )
+    demo.expect(
+        "Lisa replies on her ticket",
+        await demo.call(
+            lisa,
+            "POST",
+            f"/tickets/{tid}/replies",
+            json={"body": "Same with my personal address, by the way."},
+        ),
+        201,
+    )
+    mine = await demo.tickets(lisa)
+    demo.verify(
+        "Lisa now sees 2 tickets: hers, both of them",
+        len(mine) == 2 and all(t["created_by"] == lisa.user_id for t in mine),
+        len(mine),
+    )
+    demo.expect(
+        "Lisa lists the members of Acme Corp (customers lack members:list)",
+        await demo.call(lisa, "GET", f"/companies/{acme}/members"),
+        403,
+        detail_has="members:list",
+    )
+    demo.expect(
+        "Lisa opens a Globex ticket by its id (another tenant: not found, not forbidden)",
+        await demo.call(lisa, "GET", f"/tickets/{david_ticket}"),
+        404,
+    )
+    demo.expect(
+        "Lisa posts an internal note (customers lack ticket:note)",
+        await demo.call(
+            lisa, "POST", f"/tickets/{tid}/replies", json={"body": "psst", "internal": True}
+        ),
+        403,
+        detail_has="ticket:note",
+    )
+    demo.expect(
+        "Lisa raises her own ticket's priority (customers lack ticket:update)",
+        await demo.call(lisa, "PATCH", f"/tickets/{tid}", json={"priority": "urgent"}),
+        403,
+        detail_has="ticket:update",
+    )
+
+    # -- Mark: an agent in Acme, a customer in Globex --------------------------------------
+    demo.act(mark, "picks up Lisa's ticket")
+    mine = await demo.tickets(mark)
+    demo.show(mark, mine)
+    demo.verify("Mark sees Lisa's new ticket as well: 4 in all", len(mine) == 4, len(mine))
+    body = demo.require(
+        "Mark assigns Lisa's ticket to himself and sets it in progress",
+        await demo.call(
+            mark,
+            "PATCH",
+            f"/tickets/{tid}",
+            json={"assigned_to": mark.user_id, "status": "in-progress"},
+        ),
+        200,
+    )
+    demo.verify(
+        "the ticket is in progress and assigned to Mark",
+        body["status"] == "in-progress" and body["assigned_to"] == mark.user_id,
+        body,
+    )
+    note = "Mail logs show the reset emails bounced: her domain's SPF record rejects us."
+    demo.expect(
+        "Mark adds an internal note",
+        await demo.call(
+            mark, "POST", f"/tickets/{tid}/replies", json={"body": note, "internal": True}
+        ),
+        201,
+    )
+    r = await demo.call(mark, "GET", f"/tickets/{tid}")
+    replies = demo.require("Mark reads the ticket", r, 200)["replies"]
+    demo.verify(
+        "Mark sees Lisa's reply and his internal note",
+        [x["internal"] for x in replies] == [False, True],
+        replies,
+    )
+    r = await demo.call(mark, "GET", f"/companies/{acme}/members")
+    members = demo.require("Mark lists Acme's members (agents hold members:list)", r, 200)
+    demo.verify(
+        "Acme has Sara, Mark and Lisa",
+        {m["username"] for m in members} >= {"sara", "mark", "lisa"},
+        members,
+    )
+    demo.expect(
+        "Mark deletes Lisa's ticket (agents lack ticket:delete)",
+        await demo.call(mark, "DELETE", f"/tickets/{tid}"),
+        403,
+        detail_has="ticket:delete",
+    )
+    globex_seen = await demo.tickets(mark, company_id=globex)
+    demo.verify(
+        "in Globex, where he is a customer, Mark sees only his own ticket",
+        [t["id"] for t in globex_seen] == [mark_globex_ticket],
+        globex_seen,
+    )
+    demo.expect(
+        "Mark opens David's Globex ticket (not his, so not found)",
+        await demo.call(mark, "GET", f"/tickets/{david_ticket}"),
+        404,
+    )
+    demo.expect(
+        "Mark lists Globex's members (a customer there)",
+        await demo.call(mark, "GET", f"/companies/{globex}/members"),
+        403,
+        detail_has="members:list",
+    )
+
+    demo.act(lisa, "checks her ticket again")
+    r = await demo.call(lisa, "GET", f"/tickets/{tid}")
+    ticket = demo.require("Lisa reads her ticket", r, 200)
+    demo.verify(
+        "she sees the new status and her own reply, but not Mark's internal note",
+        ticket["status"] == "in-progress"
+        and [x["body"] for x in ticket["replies"]]
+        == ["Same with my personal address, by the way."],
+        ticket["replies"],
+    )
+
+    # -- Emma and David: the other tenant --------------------------------------------------
+    demo.act(emma, "works Globex's queue")
+    demo.show(emma, seen["emma"])
+    demo.expect(
+        "Emma rewrites the subject of David's ticket (agents may change only "
+        "status, priority and assigned_to)",
+        await demo.call(
+            emma, "PATCH", f"/tickets/{david_ticket}", json={"subject": "Labels broken"}
+        ),
+        403,
+        detail_has="subject",
+    )
+    r = await demo.call(
+        emma,
+        "POST",
+        "/authz/check",
+        json={
+            "checks": [
+                {"action": "update", "resource_type": "ticket", "resource_id": david_ticket},
+                {"action": "delete", "resource_type": "ticket", "resource_id": david_ticket},
+            ]
+        },
+    )
+    answer = demo.require("Emma asks the engine whether she may update and delete it", r, 200)
+    demo.verify(
+        f'update yes, delete no: "{demo.readable(answer["reasons"][1])}"',
+        answer["results"] == [True, False],
+        answer,
+    )
+    demo.expect(
+        "Emma opens Lisa's Acme ticket (another tenant)",
+        await demo.call(emma, "GET", f"/tickets/{tid}"),
+        404,
+    )
+
+    demo.act(david, "follows his ticket")
+    demo.show(david, seen["david"])
+    demo.expect(
+        "David opens Mark's Globex ticket (a fellow customer's: not found)",
+        await demo.call(david, "GET", f"/tickets/{mark_globex_ticket}"),
+        404,
+    )
+    demo.expect(
+        "David reads Globex's audit log (customers lack audit:read)",
+        await demo.call(david, "GET", f"/companies/{globex}/audit"),
+        403,
+        detail_has="audit:read",
+    )
+
+    # -- Sara: the admin manages members, deletes, reads the audit log ---------------------
+    demo.act(sara, "manages Acme")
+    demo.show(sara, await demo.tickets(sara))
+    handle = f"newhire-{uuid.uuid4().hex[:8]}"
+    email = f"{handle}@acme.example"
+    r = await demo.call(
+        None,
+        "POST",
+        "/auth/register",
+        json={"username": handle, "email": email, "password": PASSWORD},
+    )
+    new_id = demo.require(f"a new colleague registers as {email}", r, 201)["id"]
+    demo.names[new_id] = handle
+    r = await demo.call(
+        sara, "POST", f"/companies/{acme}/members", json={"email": email, "role": "customer"}
+    )
+    demo.require(f"Sara adds {handle} to Acme Corp as a customer", r, 201)
+    created["member"] = new_id
+    r = await demo.call(
+        sara, "PATCH", f"/companies/{acme}/members/{new_id}", json={"role": "agent"}
+    )
+    demo.verify(
+        f"Sara promotes {handle} to agent",
+        demo.require(f"Sara changes {handle}'s role", r, 200)["role"] == "agent",
+        r.text,
+    )
+    demo.expect(
+        "Sara deletes Lisa's ticket", await demo.call(sara, "DELETE", f"/tickets/{tid}"), 204
+    )
+    created.pop("ticket")
+    demo.expect(
+        "Lisa's ticket is gone for Lisa too", await demo.call(lisa, "GET", f"/tickets/{tid}"), 404
+    )
+    r = await demo.call(sara, "DELETE", f"/companies/{acme}/members/{new_id}")
+    if demo.expect(f"Sara removes {handle} again", r, 204):
+        created.pop("member")
+    await _audit(demo, sara, mark, acme, tid)
+
+    # -- John: the last admin cannot step down ---------------------------------------------
+    demo.act(john, "administers Globex")
+    demo.show(john, seen["john"])
+    r = await demo.call(john, "GET", f"/companies/{globex}/members")
+    members = demo.require("John lists Globex's members", r, 200)
+    roles = {m["username"]: m["role"] for m in members}
+    demo.verify("Mark is a customer in Globex", roles.get("mark") == "customer", roles)
+    demo.expect(
+        "John demotes himself (the last admin; refused with 409)",
+        await demo.call(
+            john, "PATCH", f"/companies/{globex}/members/{john.user_id}", json={"role": "agent"}
+        ),
+        409,
+        detail_has="admin",
+    )
+    demo.expect(
+        "John reads Acme's audit log (not a member there: not found)",
+        await demo.call(john, "GET", f"/companies/{acme}/audit"),
+        404,
+    )
+
+    demo.console.rule("[bold]Back where we started[/]")
+    await demo.check_counts("after the demo")
+
+
+async def _audit(demo: Demo, sara: Session, mark: Session, acme: str, tid: str) -> None:
+    """Sara reads the audit log: Mark's refused deletion and her own, of this run's ticket."""
+    wanted = {("ticket:delete", False, mark.user_id), ("ticket:delete", True, sara.user_id)}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + AUDIT_WAIT_SECONDS
+    while True:
+        r = await demo.call(sara, "GET", f"/companies/{acme}/audit", params={"limit": 200})
+        if r.status_code != 200:
+            demo.expect("Sara reads the audit log", r, 200)
+            return
+        events = r.json()["items"]
+        found = {
+            (e["action"], e["allowed"], e["user_id"]) for e in events if e["resource_id"] == tid
+        }
+        if wanted <= found or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.2)  # written in the background: give the flusher a moment
+    demo.console.print("    [green]✓[/] Sara reads the audit log: 200")
+    table = Table(title="Acme's audit log, newest first (this run's ticket)", title_justify="left")
+    for column in ("who", "action", "allowed", "reason"):
+        table.add_column(column)
+    for e in events:
+        if e["resource_id"] == tid:
+            table.add_row(
+                demo.names.get(e["user_id"] or "", "?"),
+                e["action"],
+                "yes" if e["allowed"] else "[red]no[/]",
+                demo.readable(e["reason"]),
+            )
+    demo.console.print(table)
+    demo.verify("it records Mark's refused deletion and Sara's deletion", wanted <= found, found)
+
+
+async def _undo(demo: Demo, created: dict[str, str]) -> None:
+    """Put back what a stopped run left behind, so the next run starts from the seed."""
+    sara = demo.sessions.get("sara")
+    if not created or sara is None:
+        return
+    acme = sara.company_id(ACME)
+    if "ticket" in created:
+        r = await demo.call(sara, "DELETE", f"/tickets/{created['ticket']}")
+        if r.status_code not in (204, 404):
+            demo.surprise(f"clean-up: deleting the demo ticket failed: {_said(r)}")
+    if "member" in created:
+        r = await demo.call(sara, "DELETE", f"/companies/{acme}/members/{created['member']}")
+        if r.status_code not in (204, 404):
+            demo.surprise(f"clean-up: removing the demo member failed: {_said(r)}")
+
+
+def _detail(r: httpx.Response) -> str:
+    try:
+        body = r.json()
+    except ValueError:
+        return r.text
+    return str(body.get("detail", "")) if isinstance(body, dict) else ""
+
+
+def _said(r: httpx.Response) -> str:
+    detail = _detail(r)
+    return f"{r.status_code} {detail!r}" if detail else str(r.status_code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m scripts.demo`; exit code 1 on any surprise."""
+    parser = argparse.ArgumentParser(prog="python -m scripts.demo", description=__doc__)
+    parser.add_argument(
+        "--base-url",
+        default=f"http://127.0.0.1:{os.environ.get('PORT', '8000')}",
+        help="the running API (default: http://127.0.0.1:$PORT, PORT=8000)",
+    )
+    args = parser.parse_args(argv)
+    console = Console()
+
+    async def go() -> list[str]:
+        async with httpx.AsyncClient(base_url=args.base_url, timeout=15) as client:
+            try:
+                await client.get("/healthz")
+            except httpx.TransportError:
+                return [
+                    f"no API answers at {args.base_url}: start it with `make run` "
+                    "(or pass --base-url)"
+                ]
+            return await run_demo(client, console)
+
+    surprises = asyncio.run(go())
+    if surprises:
+        console.print(f"\n[bold red]{len(surprises)} surprise(s):[/]")
+        for text in surprises:
+            console.print(f"  - {text}")
+        return 1
+    console.print("\n[bold green]Every outcome matched the policy.[/]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
