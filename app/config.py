@@ -5,7 +5,7 @@ import warnings
 from functools import lru_cache
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ListStrategy = Literal["pushdown", "bulk", "post"]
@@ -42,15 +42,13 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=900, ge=1)
     login_lock_seconds: int = Field(default=300, ge=1)
 
-    @model_validator(mode="before")
+    @field_validator("cors_origins", mode="before")
     @classmethod
-    def _split_origins(cls, data: object) -> object:
-        if isinstance(data, dict):
-            origins = data.get("cors_origins") or data.get("CORS_ORIGINS")
-            if isinstance(origins, str):
-                key = "cors_origins" if "cors_origins" in data else "CORS_ORIGINS"
-                data = {**data, key: [o.strip() for o in origins.split(",") if o.strip()]}
-        return data
+    def _split_origins(cls, value: object) -> object:
+        """CORS_ORIGINS is a comma-separated list in the environment."""
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:

@@ -106,6 +106,8 @@ class CompanyIn(Input):
 class CompanyUpdate(Input):
     """A company's changeable fields."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Acme Corporation"}]})
+
     name: Name
 
 
@@ -231,6 +233,10 @@ class TicketPage(BaseModel):
 
 class ViewerIn(Input):
     """Share a ticket with another member of its company."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"user_id": "65f000000000000000000003"}]}
+    )
 
     user_id: ObjectIdStr
 
