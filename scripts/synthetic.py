@@ -1,0 +1,515 @@
+"""Large synthetic tenants, written straight into the database with bulk inserts.
+
+The demo seed (a handful of users) says nothing about how authorization behaves at scale;
+the benchmark and anyone sizing a deployment need tens of thousands of tickets per tenant,
+seeded in seconds rather than through the API. This module writes raw documents with
+exactly the field shapes of `models/*.py` (a test validates them against the models):
+
+- users, all with one shared password hash (argon2 is slow on purpose: hashed once);
+- companies whose `ticket_seq` equals their number of tickets, so the API numbers the
+  next ticket correctly;
+- memberships: per tenant a few admins, some agents, many customers, and a few users who
+  belong to several tenants with a different role in each;
+- tickets numbered 1..N per company, newest with the highest `_id` (ids are built from
+  `created_at`), a realistic status and priority mix, created by the tenant's customers,
+  mostly assigned to its staff once worked on, some with replies and internal notes;
+- viewer grants: tickets shared with another customer of the same tenant.
+
+`scripts/seed.py --tenants T --tickets-per-tenant N --users-per-tenant U` and
+`scripts/bench.py` call `seed_synthetic`. Calling it again on the same database adds new
+tenants after the existing synthetic ones instead of colliding with them.
+"""
+
+import asyncio
+import os
+import random
+import struct
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from app.security import hash_password
+from models import Company, Grant, Membership, Ticket, User
+
+PASSWORD = "demo-pass-2026"  # the demo tenants' password, so synthetic users can sign in
+NAME_PREFIX = "Synthetic "
+EMAIL_DOMAIN = "synthetic.example"
+BATCH = 2_000  # documents per insert_many: large enough to amortise a round trip
+IN_FLIGHT = 2  # inserts awaiting the server while the next batch is generated
+HISTORY_DAYS = 365
+
+Doc = dict[str, Any]
+
+USERS = str(User.Settings.name)
+COMPANIES = str(Company.Settings.name)
+MEMBERSHIPS = str(Membership.Settings.name)
+TICKETS = str(Ticket.Settings.name)
+GRANTS = str(Grant.Settings.name)
+
+_PRODUCTS = (
+    "Printer",
+    "Laptop",
+    "VPN",
+    "Email",
+    "Invoice",
+    "Dashboard",
+    "Mobile app",
+    "Password reset",
+    "Billing page",
+    "Export",
+    "Search",
+    "Calendar sync",
+)
+_PROBLEMS = (
+    "does not start",
+    "is very slow",
+    "shows an error",
+    "lost my data",
+    "cannot connect",
+    "needs an upgrade",
+    "charges twice",
+    "times out",
+    "looks broken",
+    "keeps logging me out",
+)
+_DETAILS = (
+    "It started this morning after the update.",
+    "Several colleagues see the same thing.",
+    "I already restarted it twice; no change.",
+    "The error code is 0x{code:04X}.",
+    "This blocks our month-end closing.",
+    "Screenshots are attached to the previous email.",
+)
+_REPLIES = (
+    "Thanks, we are looking into it.",
+    "Could you send the exact error message?",
+    "A fix is rolling out today.",
+    "Still happening on my side.",
+    "Works again, thank you!",
+    "Please try clearing the cache.",
+)
+_NOTES = (
+    "Known issue, linked to the incident of last week.",
+    "Escalated to engineering.",
+    "Customer on the premium plan: prioritise.",
+    "Duplicate of an older ticket; keep open for now.",
+)
+# (status, weight) for tickets older than 30 days and for recent ones.
+_OLD_STATUS = (("resolved", 85), ("in-progress", 10), ("open", 5))
+_NEW_STATUS = (("open", 45), ("in-progress", 30), ("resolved", 25))
+_PRIORITY = (("low", 25), ("normal", 50), ("high", 18), ("urgent", 7))
+
+
+@dataclass
+class _Tenant:
+    """One synthetic company and its members, by role."""
+
+    index: int
+    id: ObjectId
+    admins: list[ObjectId] = field(default_factory=list)
+    agents: list[ObjectId] = field(default_factory=list)
+    customers: list[ObjectId] = field(default_factory=list)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def staff(self) -> list[ObjectId]:
+        """Members tickets may be assigned to (admins and agents)."""
+        return self.admins + self.agents
+
+
+class _Ids:
+    """ObjectIds whose timestamp is a given time and whose order follows creation.
+
+    Sorting newest first by `_id` (what every list does) then agrees with `created_at`
+    and with ticket numbers, as it does for tickets created through the API.
+    """
+
+    def __init__(self) -> None:
+        # Random start (not from the seeded generator): ids never repeat across runs.
+        self._next = int.from_bytes(os.urandom(8)) >> 2
+
+    def at(self, when: datetime) -> ObjectId:
+        """A fresh id stamped with `when` (seconds)."""
+        self._next += 1
+        return ObjectId(struct.pack(">IQ", int(when.timestamp()), self._next))
+
+
+def _ms(when: datetime) -> datetime:
+    """`when` truncated to milliseconds, as BSON stores it (like `models.utcnow`)."""
+    return when.replace(microsecond=when.microsecond // 1000 * 1000)
+
+
+def _pick(rng: random.Random, table: Sequence[tuple[str, int]]) -> str:
+    return rng.choices([v for v, _ in table], weights=[w for _, w in table])[0]
+
+
+def _role_counts(users_per_tenant: int) -> tuple[int, int, int]:
+    """(admins, agents, customers) of one tenant: customers are the great majority."""
+    admins = max(1, users_per_tenant // 50)
+    agents = max(1, users_per_tenant // 8)
+    return admins, agents, users_per_tenant - admins - agents
+
+
+class _RateColumn(ProgressColumn):
+    """Documents per second of one progress task."""
+
+    def render(self, task: Task) -> Text:
+        """The task's current speed, or nothing before it has one."""
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:>9,.0f}/s" if speed else " " * 11, style="progress.data.speed")
+
+
+class _Writer:
+    """Bulk inserts with a bounded number in flight, and a progress task per collection."""
+
+    def __init__(self, db: AsyncDatabase[Doc], progress: Progress | None) -> None:
+        self._db = db
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+        self._pending: set[asyncio.Task[None]] = set()
+        self.counts: dict[str, int] = {}
+
+    def expect(self, collection: str, total: int) -> None:
+        """Announce how many documents `collection` will receive (for the progress bar)."""
+        self.counts.setdefault(collection, 0)
+        if self._progress is not None:
+            self._tasks[collection] = self._progress.add_task(collection, total=total)
+
+    async def insert(self, collection: str, docs: list[Doc]) -> None:
+        """Queue one batch; waits only while IN_FLIGHT batches are already on the wire."""
+        if not docs:
+            return
+        while len(self._pending) >= IN_FLIGHT:
+            done, self._pending = await asyncio.wait(
+                self._pending, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                task.result()
+        coll: AsyncCollection[Doc] = self._db[collection]
+        task = asyncio.create_task(self._insert(coll, collection, docs))
+        self._pending.add(task)
+
+    async def _insert(self, coll: AsyncCollection[Doc], collection: str, docs: list[Doc]) -> None:
+        await coll.insert_many(docs, ordered=False)
+        self.counts[collection] += len(docs)
+        if self._progress is not None:
+            self._progress.advance(self._tasks[collection], len(docs))
+
+    async def drain(self) -> None:
+        """Wait for every queued batch (re-raising the first failure)."""
+        while self._pending:
+            await self._pending.pop()
+
+    async def cancel(self) -> None:
+        """Abandon whatever is still queued (after a failure)."""
+        pending, self._pending = self._pending, set()
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def _first_free_index(db: AsyncDatabase[Doc]) -> int:
+    """The index after the last synthetic tenant already in `db` (0 when there is none)."""
+    names = (
+        await db[COMPANIES]
+        .find({"name": {"$regex": f"^{NAME_PREFIX}"}}, {"name": 1, "_id": 0})
+        .to_list()
+    )
+    used = [
+        int(n["name"].removeprefix(NAME_PREFIX))
+        for n in names
+        if n["name"].removeprefix(NAME_PREFIX).isdigit()
+    ]
+    return max(used, default=-1) + 1
+
+
+def _users_and_tenants(
+    rng: random.Random,
+    ids: _Ids,
+    first: int,
+    tenants: int,
+    users_per_tenant: int,
+    password_hash: str,
+    now: datetime,
+) -> tuple[list[Doc], list[_Tenant]]:
+    """Every user document, and each tenant's members by role (home tenant only)."""
+    admins, agents, _ = _role_counts(users_per_tenant)
+    users: list[Doc] = []
+    result: list[_Tenant] = []
+    for t in range(first, first + tenants):
+        created = _ms(now - timedelta(days=HISTORY_DAYS + 30, hours=rng.randrange(24 * 30)))
+        tenant = _Tenant(t, ids.at(created), created_at=created)
+        for i in range(users_per_tenant):
+            role, n = (
+                ("admin", i)
+                if i < admins
+                else ("agent", i - admins)
+                if i < admins + agents
+                else ("customer", i - admins - agents)
+            )
+            joined = _ms(created + timedelta(minutes=i))
+            uid = ids.at(joined)
+            users.append(
+                {
+                    "_id": uid,
+                    "username": f"t{t:04d}-{role}-{n}",
+                    "email": f"{role}-{n}@t{t:04d}.{EMAIL_DOMAIN}",
+                    "password_hash": password_hash,
+                    "created_at": joined,
+                    "updated_at": joined,
+                }
+            )
+            members = (
+                tenant.admins
+                if role == "admin"
+                else tenant.agents
+                if role == "agent"
+                else tenant.customers
+            )
+            members.append(uid)
+        result.append(tenant)
+    return users, result
+
+
+def _cross_memberships(
+    tenants: list[_Tenant], users_per_tenant: int
+) -> list[tuple[int, ObjectId, str]]:
+    """A few users who belong to other tenants too, with a different role there.
+
+    Per tenant: its first agent is a customer of the next tenant, its first customers are
+    agents there, and (with three tenants or more) its first customer is also a customer
+    of the tenant after that: a user with three roles in three companies.
+    """
+    if len(tenants) < 2:
+        return []
+    extra: list[tuple[int, ObjectId, str]] = []
+    k = max(1, users_per_tenant // 100)
+    n = len(tenants)
+    for pos, tenant in enumerate(tenants):
+        nxt = (pos + 1) % n
+        extra.append((nxt, tenant.agents[0], "customer"))
+        extra.extend((nxt, uid, "agent") for uid in tenant.customers[:k])
+        if n >= 3:
+            extra.append(((pos + 2) % n, tenant.customers[0], "customer"))
+    return extra
+
+
+def _ticket(
+    rng: random.Random, ids: _Ids, tenant: _Tenant, number: int, created: datetime, now: datetime
+) -> Doc:
+    """One ticket document, with its replies."""
+    status = _pick(rng, _OLD_STATUS if now - created > timedelta(days=30) else _NEW_STATUS)
+    creator = rng.choice(tenant.customers)
+    assigned = None
+    if rng.random() < (0.3 if status == "open" else 0.9):
+        assigned = rng.choice(tenant.staff)
+    replies: list[Doc] = []
+    at = created
+    for _ in range(rng.choices((0, 1, 2, 3), weights=(55, 25, 12, 8))[0]):
+        at = _ms(min(now, at + timedelta(minutes=rng.randrange(5, 3 * 24 * 60))))
+        internal = rng.random() < 0.3
+        staff = assigned or rng.choice(tenant.staff)
+        author = staff if internal or rng.random() < 0.5 else creator
+        replies.append(
+            {
+                "id": ids.at(at),
+                "author": author,
+                "body": rng.choice(_NOTES if internal else _REPLIES),
+                "internal": internal,
+                "created_at": at,
+            }
+        )
+    updated = at if replies else _ms(min(now, created + timedelta(minutes=rng.randrange(1, 600))))
+    product, problem = rng.choice(_PRODUCTS), rng.choice(_PROBLEMS)
+    detail = rng.choice(_DETAILS).format(code=rng.randrange(0x10000))
+    return {
+        "_id": ids.at(created),
+        "company": tenant.id,
+        "number": number,
+        "subject": f"{product} {problem}",
+        "description": f"Our {product.lower()} {problem}. {detail}",
+        "status": status,
+        "priority": _pick(rng, _PRIORITY),
+        "created_by": creator,
+        "assigned_to": assigned,
+        "replies": replies,
+        "created_at": created,
+        "updated_at": max(updated, created),
+    }
+
+
+def _ticket_times(rng: random.Random, count: int, now: datetime) -> Iterator[datetime]:
+    """`count` creation times over the last year, oldest first (number order)."""
+    start = now - timedelta(days=HISTORY_DAYS)
+    span = (now - timedelta(minutes=5) - start).total_seconds()
+    offsets = sorted(rng.random() * span for _ in range(count))
+    for offset in offsets:
+        yield _ms(start + timedelta(seconds=offset))
+
+
+async def seed_synthetic(
+    db: AsyncDatabase[Doc],
+    tenants: int,
+    tickets_per_tenant: int,
+    users_per_tenant: int,
+    progress: bool = True,
+    *,
+    seed: int = 2026,
+) -> dict[str, Any]:
+    """Write `tenants` synthetic companies with their users, tickets and grants; return counts.
+
+    Bulk `insert_many` of raw documents (the fields of `models/*.py`). The content, not the
+    ids, is deterministic for a given `seed` and number of synthetic tenants already there.
+    Returns the documents written per collection, the new company ids, the shared password
+    and the elapsed seconds.
+    """
+    if tenants < 1 or tickets_per_tenant < 0 or users_per_tenant < 3:
+        raise ValueError(
+            "need tenants >= 1, tickets_per_tenant >= 0, users_per_tenant >= 3 "
+            "(at least one admin, one agent and one customer per tenant)"
+        )
+    started = time.perf_counter()
+    first = await _first_free_index(db)
+    rng = random.Random(f"{seed}:{first}")
+    ids = _Ids()
+    now = _ms(datetime.now(UTC) - timedelta(minutes=1))
+    password_hash = hash_password(PASSWORD)
+
+    users, tenant_list = _users_and_tenants(
+        rng, ids, first, tenants, users_per_tenant, password_hash, now
+    )
+    memberships: list[Doc] = []
+    for tenant in tenant_list:
+        for role, members in (
+            ("admin", tenant.admins),
+            ("agent", tenant.agents),
+            ("customer", tenant.customers),
+        ):
+            memberships.extend(_membership(tenant, uid, role) for uid in members)
+    for pos, uid, role in _cross_memberships(tenant_list, users_per_tenant):
+        tenant = tenant_list[pos]
+        memberships.append(_membership(tenant, uid, role))
+        (tenant.agents if role == "agent" else tenant.customers).append(uid)
+    companies = [
+        {
+            "_id": t.id,
+            "name": f"{NAME_PREFIX}{t.index:04d}",
+            "created_by": t.admins[0],
+            "ticket_seq": tickets_per_tenant,
+            "deleting": False,
+            "created_at": t.created_at,
+            "updated_at": t.created_at,
+        }
+        for t in tenant_list
+    ]
+    shareable = tickets_per_tenant > 0 and all(len(t.customers) > 1 for t in tenant_list)
+    grants_per_tenant = max(1, tickets_per_tenant // 200) if shareable else 0
+
+    bar = None
+    if progress:
+        bar = Progress(
+            TextColumn("[bold]{task.description:<12}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RateColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+        )
+    writer = _Writer(db, bar)
+    for name, total in (
+        (USERS, len(users)),
+        (COMPANIES, len(companies)),
+        (MEMBERSHIPS, len(memberships)),
+        (TICKETS, tenants * tickets_per_tenant),
+        (GRANTS, tenants * grants_per_tenant),
+    ):
+        writer.expect(name, total)
+    if bar is not None:
+        bar.start()
+    try:
+        for name, docs in ((USERS, users), (COMPANIES, companies), (MEMBERSHIPS, memberships)):
+            for k in range(0, len(docs), BATCH):
+                await writer.insert(name, docs[k : k + BATCH])
+        replies = 0
+        grants: list[Doc] = []
+        for tenant in tenant_list:
+            shared = set(rng.sample(range(1, tickets_per_tenant + 1), grants_per_tenant))
+            batch: list[Doc] = []
+            for number, created in enumerate(_ticket_times(rng, tickets_per_tenant, now), 1):
+                doc = _ticket(rng, ids, tenant, number, created, now)
+                replies += len(doc["replies"])
+                batch.append(doc)
+                if number in shared:
+                    grants.append(_grant(rng, ids, tenant, doc, now))
+                if len(batch) == BATCH:
+                    await writer.insert(TICKETS, batch)
+                    batch = []
+            await writer.insert(TICKETS, batch)
+        for k in range(0, len(grants), BATCH):
+            await writer.insert(GRANTS, grants[k : k + BATCH])
+        await writer.drain()
+    finally:
+        await writer.cancel()
+        if bar is not None:
+            bar.stop()
+    return {
+        "tenants": tenants,
+        "companies": [t.id for t in tenant_list],
+        "users": writer.counts[USERS],
+        "memberships": writer.counts[MEMBERSHIPS],
+        "tickets": writer.counts[TICKETS],
+        "replies": replies,
+        "grants": writer.counts[GRANTS],
+        "password": PASSWORD,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _membership(tenant: _Tenant, user: ObjectId, role: str) -> Doc:
+    joined = tenant.created_at
+    return {
+        "_id": ObjectId(),
+        "user": user,
+        "company": tenant.id,
+        "role": role,
+        "created_by": tenant.admins[0],
+        "created_at": joined,
+        "updated_at": joined,
+    }
+
+
+def _grant(rng: random.Random, ids: _Ids, tenant: _Tenant, ticket: Doc, now: datetime) -> Doc:
+    """A viewer grant: `ticket` shared by a staff member with another customer."""
+    viewer = rng.choice(tenant.customers)
+    while viewer == ticket["created_by"]:  # terminates: the tenant has two customers or more
+        viewer = rng.choice(tenant.customers)
+    at = _ms(min(now, ticket["created_at"] + timedelta(hours=rng.randrange(1, 72))))
+    return {
+        "_id": ids.at(at),
+        "user": viewer,
+        "role": "viewer",
+        "resource_type": "ticket",
+        "resource_id": ticket["_id"],
+        "company": tenant.id,
+        "created_by": rng.choice(tenant.staff),
+        "created_at": at,
+    }
