@@ -173,6 +173,24 @@ async def test_cli_seeds_then_finds_everything_in_place(settings: Settings) -> N
     assert "expected" not in second, "every persona sees the expected number of tickets"
 
 
+async def test_cli_bulk_mode_delegates_to_the_synthetic_seeder(settings: Settings) -> None:
+    env = {"MONGODB_URI": settings.mongodb_uri, "MONGODB_DB": settings.mongodb_db}
+    code, out = await run_seed_cli(
+        "--tenants", "2", "--tickets-per-tenant", "3", "--users-per-tenant", "3", env=env
+    )
+    assert code == 0, out
+    assert "Synthetic data" in out
+    assert await Ticket.find_all().count() == 6
+    assert await Company.find_one(Company.name == "Acme Corp") is None, "no demo tenants"
+
+
+async def test_cli_bulk_mode_reports_the_seeders_limits(settings: Settings) -> None:
+    env = {"MONGODB_URI": settings.mongodb_uri, "MONGODB_DB": settings.mongodb_db}
+    code, out = await run_seed_cli("--tenants", "1", "--users-per-tenant", "1", env=env)
+    assert code == 2, out
+    assert "users_per_tenant" in out and "Traceback" not in out
+
+
 async def test_cli_without_a_database_says_so() -> None:
     env = {"MONGODB_URI": f"mongodb://127.0.0.1:{free_port()}/", "DB_TIMEOUT_MS": "200"}
     code, out = await run_seed_cli(env=env)
@@ -184,11 +202,12 @@ async def test_cli_without_a_database_says_so() -> None:
     "argv",
     [
         ["--tickets-per-tenant", "5"],
-        ["--tenants", "0"],
+        ["--users-per-tenant", "0"],
+        ["--tenants", "two"],
         ["--tenants", "2", "--users-per-tenant", "-1"],
     ],
 )
-def test_cli_refuses_incomplete_bulk_options(argv: list[str]) -> None:
+def test_cli_refuses_malformed_bulk_options(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         parse_args(argv)
     assert exited.value.code == 2
