@@ -8,6 +8,8 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from pymongo.errors import ConnectionFailure
@@ -91,6 +93,17 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, minus the `input` of each error.
+
+    The input is the rejected value, or the whole body when a field is missing: echoing it
+    would send a password back into whatever logs or caches the response passes through.
+    """
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
+    errors = [{k: v for k, v in e.items() if k != "input"} for e in exc.errors()]
+    return JSONResponse({"detail": jsonable_encoder(errors)}, 422)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error during %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse(error_body("internal error", "internal_error"), 500)
@@ -99,21 +112,51 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers of the error family, database outages and anything else."""
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(ConnectionFailure, _database_down)
     app.add_exception_handler(Exception, _unexpected)
 
 
+ERROR_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "Missing, invalid or expired token",
+    403: "Readable, but the caller lacks the named permission",
+    404: "Not found, or not visible to the caller",
+    409: "Conflicts with the current state",
+    413: "Request body too large",
+    422: "Invalid input, with details per field",
+    429: "Too many failed attempts; see Retry-After",
+    503: "The database is unavailable",
+}
+
+# Operations that answer without the database, so they cannot fail with 503.
+NO_DATABASE = {("/healthz", "get")}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI `responses=` entries for the given error statuses."""
-    descriptions = {
-        400: "Malformed request",
-        401: "Missing, invalid or expired token",
-        403: "Readable, but the caller lacks the named permission",
-        404: "Not found, or not visible to the caller",
-        409: "Conflicts with the current state",
-        413: "Request body too large",
-        422: "Invalid input, with details per field",
-        429: "Too many failed attempts; see Retry-After",
-        503: "The database is unavailable",
-    }
-    return {s: {"description": descriptions[s], "model": ErrorOut} for s in statuses}
+    return {s: {"description": ERROR_DESCRIPTIONS[s], "model": ErrorOut} for s in statuses}
+
+
+def document_common_errors(spec: dict[str, Any]) -> dict[str, Any]:
+    """Add to an OpenAPI document the errors raised below the handlers, on every operation.
+
+    No route raises these itself, so no route lists them: an undecodable body (400, from
+    FastAPI) or one over the size limit (413, from `BodySizeLimit`) wherever a body is read,
+    and a database outage (503) wherever the database is used.
+    """
+    ref = {"$ref": "#/components/schemas/ErrorOut"}
+    for path, item in spec.get("paths", {}).items():
+        for method, op in item.items():
+            statuses = [400, 413] if "requestBody" in op else []
+            if (path, method) not in NO_DATABASE:
+                statuses.append(503)
+            for status in statuses:
+                op["responses"].setdefault(
+                    str(status),
+                    {
+                        "description": ERROR_DESCRIPTIONS[status],
+                        "content": {"application/json": {"schema": ref}},
+                    },
+                )
+    return spec

@@ -1,5 +1,6 @@
 """Request body size limit, enforced before the body is read into memory."""
 
+import contextlib
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,6 +25,7 @@ class BodySizeLimit:
                 return
         seen = 0
         too_large = False
+        started = False
 
         async def limited_receive() -> Message:
             nonlocal seen, too_large
@@ -35,9 +37,18 @@ class BodySizeLimit:
                     raise _TooLarge
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            # Whoever caught `_TooLarge` inside (FastAPI turns any body-reading error into
+            # its own 400) answered for a body it never got: that answer is replaced.
+            if too_large and not started:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        with contextlib.suppress(_TooLarge):
+            await self.app(scope, limited_receive, guarded_send)
+        if too_large and not started:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:

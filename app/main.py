@@ -5,6 +5,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -12,7 +13,7 @@ from pymongo.errors import PyMongoError
 
 from app.config import Settings, get_settings
 from app.db import Database, initialise, initialise_with_retry, make_client
-from app.errors import install_error_handlers
+from app.errors import document_common_errors, install_error_handlers
 from app.limits import BodySizeLimit
 from app.routers import auth, authz_routes, companies, health, members, tickets
 from authz.audit import AuditLog
@@ -87,4 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from app.routers import bench
 
         app.include_router(bench.router)
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return app.openapi_schema or document_common_errors(default_openapi())
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

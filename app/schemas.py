@@ -63,6 +63,25 @@ class LoginIn(Input):
     password: Annotated[str, Field(min_length=1, max_length=256)]
 
 
+class TokenForm(BaseModel):
+    """OAuth2's password-grant form (what /docs' "Authorize" posts), every field bounded.
+
+    FastAPI's own `OAuth2PasswordRequestForm` leaves its strings unbounded. Extra fields are
+    ignored rather than refused: OAuth2 clients add their own.
+    """
+
+    grant_type: Annotated[str | None, Field(pattern="^password$", max_length=8)] = None
+    username: Annotated[str, Field(min_length=1, max_length=254)]
+    password: Annotated[
+        str, Field(min_length=1, max_length=256, json_schema_extra={"format": "password"})
+    ]
+    scope: Annotated[str, Field(max_length=200)] = ""
+    client_id: Annotated[str | None, Field(max_length=200)] = None
+    client_secret: Annotated[
+        str | None, Field(max_length=200, json_schema_extra={"format": "password"})
+    ] = None
+
+
 class UserOut(BaseModel):
     """A user as others see them."""
 

@@ -2,15 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, Request, status
 from pydantic import ValidationError
 from pymongo.errors import DuplicateKeyError
 
 from app import throttle
 from app.deps import CallerDep, DatabaseDep, SettingsDep
 from app.errors import Unauthorized, error_responses
-from app.schemas import LoginIn, MembershipOut, MeOut, RegisterIn, TokenOut, UserOut
+from app.schemas import LoginIn, MembershipOut, MeOut, RegisterIn, TokenForm, TokenOut, UserOut
 from app.security import create_access_token, hash_password, verify_password
 from app.services.lookups import live_companies
 from authz.errors import Conflict, InvalidInput
@@ -76,7 +75,7 @@ async def login(body: LoginIn, request: Request, settings: SettingsDep, _: Datab
     responses=error_responses(401, 422, 429),
 )
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[TokenForm, Form()],
     request: Request,
     settings: SettingsDep,
     _: DatabaseDep,
