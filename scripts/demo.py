@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from scripts.seed import PASSWORD, PERSONAS, TICKETS, Persona, memberships_of
@@ -107,10 +108,10 @@ class Demo:
         self.console.print(f"    [bold red]✗ SURPRISE[/] {self.readable(text)}")
 
     def readable(self, text: str) -> str:
-        """`text` with the ids the demo knows replaced by names."""
+        """`text` with the ids the demo knows replaced by names, safe to print as markup."""
         for oid, name in self.names.items():
             text = text.replace(oid, name)
-        return text
+        return escape(text)
 
     def expect(
         self, what: str, r: httpx.Response, status: int, *, detail_has: str | None = None
@@ -168,7 +169,7 @@ class Demo:
             table.add_row(
                 self.names.get(t["company_id"], t["company_id"]),
                 str(t["number"]),
-                t["subject"],
+                escape(t["subject"]),
                 t["status"],
                 t["priority"],
                 self.names.get(t["created_by"], t["created_by"]),
@@ -601,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
     if surprises:
         console.print(f"\n[bold red]{len(surprises)} surprise(s):[/]")
         for text in surprises:
-            console.print(f"  - {text}")
+            console.print(f"  - {escape(text)}")
         return 1
     console.print("\n[bold green]Every outcome matched the policy.[/]")
     return 0

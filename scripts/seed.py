@@ -134,11 +134,6 @@ TICKETS: tuple[DemoTicket, ...] = (
 )
 
 
-def persona(username: str) -> Persona:
-    """The persona with this username."""
-    return next(p for p in PERSONAS if p.username == username)
-
-
 def memberships_of(username: str) -> dict[str, Role]:
     """A persona's role in each demo company, by company name."""
     return {name: roles[username] for name, roles in COMPANIES.items() if username in roles}
