@@ -65,7 +65,10 @@ def make_client(settings: Settings) -> AsyncMongoClient[dict[str, object]]:
 
 async def initialise(db: Database, settings: Settings) -> None:
     """Initialise Beanie and the indexes the server supports."""
-    await init_beanie(database=db.client[db.name], document_models=DOCUMENT_MODELS)
+    await init_beanie(
+        database=db.client[db.name], document_models=DOCUMENT_MODELS, skip_indexes=True
+    )
+    await ensure_indexes()
     hello = await db.client.admin.command("hello")
     db.supports_transactions = "setName" in hello
     retention = settings.audit_retention_days * 24 * 3600
@@ -79,6 +82,21 @@ async def initialise(db: Database, settings: Settings) -> None:
         log.info("TTL index refused (%s); old audit events are purged periodically", exc.code)
         await AuditEvent.get_pymongo_collection().create_index([("time", ASCENDING)], name="time")
     db.initialised = True
+
+
+async def ensure_indexes() -> None:
+    """Create the declared indexes that are missing, one at a time.
+
+    Beanie would send each model's indexes as one batch on every start; FerretDB v1.24
+    crashes on a batch of indexes that all exist already, so a restart on existing data
+    would never become ready. Creating only what is missing behaves the same on MongoDB.
+    """
+    for model in DOCUMENT_MODELS:
+        coll = model.get_pymongo_collection()  # type: ignore[attr-defined]
+        existing = await coll.index_information()
+        for index in model.get_settings().indexes or ():  # type: ignore[attr-defined]
+            if index.name not in existing:
+                await coll.create_indexes([index.index])
 
 
 async def initialise_with_retry(db: Database, settings: Settings) -> None:

@@ -28,8 +28,11 @@ def main() -> int:
         db_proc, env["MONGODB_URI"] = devdb.start(data, db_port, quiet=True)
         print(f"devdb: {env['MONGODB_URI']} (data in {data})", flush=True)
     api: subprocess.Popen[bytes] | None = None
+    stopping = False
 
     def forward(signum: int, _: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
         if api is not None and api.poll() is None:
             api.send_signal(signum)
 
@@ -58,7 +61,9 @@ def main() -> int:
             env=env,
             cwd=ROOT,
         )
-        return api.wait()
+        code = api.wait()
+        # Stopped by the signal we forwarded: a normal end, not a failure of `make run`.
+        return 0 if stopping else code
     finally:
         if api is not None and api.poll() is None:
             api.terminate()

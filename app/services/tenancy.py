@@ -136,7 +136,8 @@ async def change_role(
     )
     if current["role"] == Role.ADMIN.value and await _admins_left(company_id) == 0:
         await coll.update_one(
-            {"_id": current["_id"], "role": role.value}, {"$set": {"role": Role.ADMIN.value}}
+            {"_id": current["_id"], "role": role.value},
+            {"$set": {"role": Role.ADMIN.value, "updated_at": current["updated_at"]}},
         )
         raise Conflict(LAST_ADMIN)
     if not scope.engine.is_assignable(role.value):
