@@ -812,10 +812,6 @@ async def run(cfg: Config) -> Report:
 # -- output ----------------------------------------------------------------------------------
 
 
-def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
-
-
 def table_rows(report: Report) -> list[tuple[str, str, str, str]]:
     """(figure, value, goal, meaning) rows, headline figures first."""
     assert report.check is not None  # noqa: S101 - set by run()
@@ -869,9 +865,9 @@ def table_rows(report: Report) -> list[tuple[str, str, str, str]]:
         ("database filtered in storage", report.pushed_down, "", "pushdown query, explain"),
         (
             "GET /tickets median",
-            f"{statistics.median(h.authorized_ms):.1f} ms",
+            f"{statistics.median(h.authorized_ms):,.1f} ms",
             "",
-            f"without authz {statistics.median(h.unauthorized_ms):.1f} ms; "
+            f"without authz {statistics.median(h.unauthorized_ms):,.1f} ms; "
             f"{len(h.authorized_ms)}+{len(h.unauthorized_ms)} requests",
         ),
         (
@@ -1109,6 +1105,8 @@ def write_plot(report: Report, path: Path) -> None:
         ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
+        ax.tick_params(axis="y", which="minor", labelsize=7)
         ax.set_xlabel(f"tickets per tenant ({report.cfg.tenants} tenants per database)")
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
