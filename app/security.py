@@ -1,9 +1,12 @@
 """Passwords (pwdlib, argon2) and access tokens (python-jose, HS256 pinned)."""
 
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import anyio
+import anyio.to_thread
 from jose import JWTError, jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -30,6 +33,26 @@ def verify_password(password: str, password_hash: str | None) -> tuple[bool, str
         _hasher.verify(password, _DUMMY_HASH)
         return False, None
     return _hasher.verify_and_update(password, password_hash)
+
+
+# argon2 holds a core and 64 MiB for a good fraction of a second, on purpose. On the event
+# loop that would stall every other request of the worker for as long; in threads without
+# a bound a flood of sign-ins would exhaust memory. So: threads, a few at a time.
+_HASHING = anyio.CapacityLimiter(max(2, os.cpu_count() or 2))
+
+
+async def hash_password_async(password: str) -> str:
+    """`hash_password` off the event loop."""
+    return await anyio.to_thread.run_sync(hash_password, password, limiter=_HASHING)
+
+
+async def verify_password_async(
+    password: str, password_hash: str | None
+) -> tuple[bool, str | None]:
+    """`verify_password` off the event loop."""
+    return await anyio.to_thread.run_sync(
+        verify_password, password, password_hash, limiter=_HASHING
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +101,9 @@ def decode_access_token(token: str, settings: Settings) -> str:
                 "require_aud": True,
             },
         )
-    except JWTError as exc:
+    except (JWTError, TypeError, ValueError) as exc:
+        # jose checks the signature first, then trips over some malformed claims (a null
+        # `iat`) with a TypeError: still a bad token, never a 500.
         raise Unauthorized("invalid or expired token") from exc
     subject = claims.get("sub")
     if not isinstance(subject, str):

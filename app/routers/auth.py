@@ -10,7 +10,7 @@ from app import throttle
 from app.deps import CallerDep, DatabaseDep, SettingsDep
 from app.errors import Unauthorized, error_responses
 from app.schemas import LoginIn, MembershipOut, MeOut, RegisterIn, TokenForm, TokenOut, UserOut
-from app.security import create_access_token, hash_password, verify_password
+from app.security import create_access_token, hash_password_async, verify_password_async
 from app.services.lookups import live_companies
 from authz.errors import Conflict, InvalidInput
 from models import User, utcnow
@@ -29,9 +29,8 @@ BAD_CREDENTIALS = "incorrect email or password"
 )
 async def register(body: RegisterIn, _: DatabaseDep) -> UserOut:
     """Create an account; the email is stored lower-cased. 409 if username or email exist."""
-    user = User(
-        username=body.username, email=body.email, password_hash=hash_password(body.password)
-    )
+    password_hash = await hash_password_async(body.password)
+    user = User(username=body.username, email=body.email, password_hash=password_hash)
     try:
         await user.insert()
     except DuplicateKeyError as exc:
@@ -45,14 +44,15 @@ async def register(body: RegisterIn, _: DatabaseDep) -> UserOut:
 async def _sign_in(email: str, password: str, request: Request, settings: SettingsDep) -> TokenOut:
     client = request.client.host if request.client else None
     await throttle.ensure_not_locked(email, client)
+    attempt = await throttle.begin_attempt(email, client, settings)
     user = await User.find_one(User.email == email)
-    valid, new_hash = verify_password(password, user.password_hash if user else None)
+    valid, new_hash = await verify_password_async(password, user.password_hash if user else None)
     if user is None or not valid:
-        await throttle.record_failure(email, client, settings)
+        await throttle.record_failure(attempt, settings)
         raise Unauthorized(BAD_CREDENTIALS)
     if new_hash:
         await user.set({User.password_hash: new_hash, User.updated_at: utcnow()})
-    await throttle.record_success(email)
+    await throttle.record_success(attempt)
     issued = create_access_token(str(user.id), settings)
     return TokenOut(access_token=issued.access_token, expires_in=issued.expires_in)
 

@@ -69,7 +69,7 @@ def reply_out(reply: dict[str, Any] | Reply) -> ReplyOut:
     status_code=status.HTTP_201_CREATED,
     response_model=TicketOut,
     summary="Open a ticket",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 async def create_ticket(body: TicketIn, caller: CallerDep) -> TicketOut:
     """Open a ticket in a company the caller belongs to; numbers are sequential per company."""

@@ -11,9 +11,13 @@ from authz.errors import Conflict, Forbidden, InvalidInput, NotFound
 from authz.scope import Scope
 from models import Company, Grant, Membership, Priority, Reply, Ticket, utcnow
 
+# Bounds the retries of a number taken in parallel (see `create_ticket`); a burst of a few
+# hundred simultaneous tickets in one company stays well inside it.
+NUMBER_ATTEMPTS = 100
+
 
 async def next_number(company_id: ObjectId) -> int:
-    """Hand out the company's next ticket number: one atomic `$inc`, unique under load."""
+    """Hand out the company's next ticket number: one `$inc` (see `create_ticket`)."""
     doc = await Company.get_pymongo_collection().find_one_and_update(
         {"_id": company_id, "deleting": {"$ne": True}},
         {"$inc": {"ticket_seq": 1}},
@@ -27,18 +31,32 @@ async def next_number(company_id: ObjectId) -> int:
 async def create_ticket(
     scope: Scope, company_id: ObjectId, subject: str, description: str, priority: Priority
 ) -> dict[str, Any]:
-    """Open a ticket in a company the caller belongs to."""
+    """Open a ticket in a company the caller belongs to.
+
+    The unique (company, number) index is what makes a number the ticket's. On MongoDB the
+    `$inc` of `next_number` never hands one out twice, so the first insert succeeds. FerretDB
+    v1 applies updates as read-modify-write, so parallel increments can return the same
+    number (never skip one): the loser of the insert takes the next number, and the numbers
+    stay unique and gap-free.
+    """
     resource = company_resource(company_id)
     decision = scope.authorize("ticket:create", resource)
-    ticket = Ticket(
-        company=company_id,
-        number=await next_number(company_id),
-        subject=subject,
-        description=description,
-        priority=priority,
-        created_by=scope.user_id,
-    )
-    await ticket.insert()
+    for _ in range(NUMBER_ATTEMPTS):
+        ticket = Ticket(
+            company=company_id,
+            number=await next_number(company_id),
+            subject=subject,
+            description=description,
+            priority=priority,
+            created_by=scope.user_id,
+        )
+        try:
+            await ticket.insert()
+            break
+        except DuplicateKeyError:
+            continue
+    else:
+        raise Conflict("too many tickets are being opened at once in this company; retry")
     doc: dict[str, Any] = ticket.model_dump(by_alias=True)
     scope.record_write("ticket:create", scope.engine.resource_of("ticket", doc), decision)
     return doc
