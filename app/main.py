@@ -16,6 +16,7 @@ from app.db import Database, initialise, initialise_with_retry, make_client
 from app.errors import document_common_errors, install_error_handlers
 from app.limits import BodySizeLimit
 from app.routers import auth, authz_routes, companies, health, members, tickets
+from app.services import tenancy
 from authz.audit import AuditLog
 from authz.engine import default_engine
 
@@ -30,6 +31,19 @@ ever return what the caller may see.
 """
 
 
+async def _recover(db: Database, settings: Settings) -> None:
+    """Initialise once the database answers, then finish the company deletions that a crash
+    or an outage interrupted (their steps are idempotent, so any worker may do it)."""
+    await initialise_with_retry(db, settings)
+    try:
+        finished = await tenancy.resume_deletions(db)
+    except PyMongoError as exc:
+        log.warning("interrupted company deletions not finished (%s)", type(exc).__name__)
+        return
+    if finished:
+        log.info("finished %d interrupted company deletion(s)", finished)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; settings come from the environment unless given."""
     settings = settings or get_settings()
@@ -39,7 +53,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(make_client(settings), settings.mongodb_db)
         app.state.db = db
-        retry: asyncio.Task[None] | None = None
         try:
             await initialise(db, settings)
         except PyMongoError as exc:
@@ -47,7 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "database unavailable at start-up (%s); serving 503 until it answers",
                 type(exc).__name__,
             )
-            retry = asyncio.create_task(initialise_with_retry(db, settings))
+        # Off the start-up path: a large tenant's deletion must not delay readiness.
+        recovery = asyncio.create_task(_recover(db, settings), name="recovery")
+        app.state.recovery = recovery
         audit = AuditLog(
             settings.audit_flush_seconds, settings.audit_retention_days, purge=not db.supports_ttl
         )
@@ -56,10 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            if retry is not None:
-                retry.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await retry
+            recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recovery
             if db.initialised:
                 with contextlib.suppress(PyMongoError):
                     await audit.stop()

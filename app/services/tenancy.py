@@ -134,14 +134,26 @@ async def change_role(
     await coll.update_one(
         {"_id": current["_id"]}, {"$set": {"role": role.value, "updated_at": utcnow()}}
     )
-    if current["role"] == Role.ADMIN.value and await _admins_left(company_id) == 0:
-        await coll.update_one(
+
+    def revert() -> Any:
+        return coll.update_one(
             {"_id": current["_id"], "role": role.value},
-            {"$set": {"role": Role.ADMIN.value, "updated_at": current["updated_at"]}},
+            {"$set": {"role": current["role"], "updated_at": current["updated_at"]}},
         )
-        raise Conflict(LAST_ADMIN)
-    if not scope.engine.is_assignable(role.value):
-        await _unassign(company_id, user_id)
+
+    try:
+        if current["role"] == Role.ADMIN.value and await _admins_left(company_id) == 0:
+            await revert()
+            raise Conflict(LAST_ADMIN)
+        if not scope.engine.is_assignable(role.value):
+            await _unassign(company_id, user_id)
+    except Conflict:
+        raise
+    except BaseException:
+        # The check or the unassignment did not happen: an unchecked demotion could leave
+        # no admin, and a customer may not keep assignments. Undo, so a retry starts over.
+        await _compensate(revert())
+        raise
     scope.record_write("members:update", resource, decision)
     return {**current, "role": role.value}
 
@@ -155,13 +167,25 @@ async def remove_member(
     current = await _membership(company_id, user_id)
     coll = Membership.get_pymongo_collection()
     await coll.delete_one({"_id": current["_id"]})
-    if current["role"] == Role.ADMIN.value and await _admins_left(company_id) == 0:
+
+    async def restore() -> None:
         with contextlib.suppress(DuplicateKeyError):
             await coll.insert_one(current)
-        raise Conflict(LAST_ADMIN)
-    # The membership is gone, so the engine already ignores these; delete them for good.
-    await Grant.get_pymongo_collection().delete_many({"company": company_id, "user": user_id})
-    await _unassign(company_id, user_id)
+
+    try:
+        if current["role"] == Role.ADMIN.value and await _admins_left(company_id) == 0:
+            await restore()
+            raise Conflict(LAST_ADMIN)
+        # The membership is gone, so the engine already ignores these; delete them for good.
+        await Grant.get_pymongo_collection().delete_many({"company": company_id, "user": user_id})
+        await _unassign(company_id, user_id)
+    except Conflict:
+        raise
+    except BaseException:
+        # Unchecked, the removal could leave no admin; half cleaned, it would leave tickets
+        # assigned to a non-member, and a retry would find no member to remove. Undo it.
+        await _compensate(restore())
+        raise
     scope.record_write("members:remove", resource, decision)
 
 

@@ -1,0 +1,317 @@
+"""Consistency without transactions: a step that fails must not leave a half-done write.
+
+The dev database has no transactions (a standalone MongoDB neither), so the writes that span
+documents are ordered, idempotent steps with compensation. Here one step of each such write
+is made to fail once, the way a dropped connection does (`AutoReconnect`, a 503 to the
+client), and the data is checked: either the write never happened, or a retry (by the
+client, or at the next start-up) finishes it. Nothing is mocked but the one failing call.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from beanie import PydanticObjectId
+from fastapi import FastAPI
+from pymongo.errors import AutoReconnect
+
+from app.config import Settings
+from app.services import tenancy
+from models import Company, Grant, Membership, Role, Ticket, User
+from tests.utils.factories import World
+from tests.utils.instances import instance
+
+
+class Fault:
+    """Make `obj.name` raise `AutoReconnect` on its first call (whose arguments match)."""
+
+    def __init__(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        obj: object,
+        name: str,
+        when: Callable[..., bool] = lambda *a, **k: True,
+    ) -> None:
+        self.fired = 0
+        original: Callable[..., Awaitable[Any]] = getattr(obj, name)
+
+        async def faulty(*args: Any, **kwargs: Any) -> Any:
+            if not self.fired and when(*args, **kwargs):
+                self.fired += 1
+                raise AutoReconnect(f"injected fault in {name}")
+            return await original(*args, **kwargs)
+
+        monkeypatch.setattr(obj, name, faulty)
+
+
+def on_company(company_id: object) -> Callable[..., bool]:
+    """A fault filter: the call's filter names this company."""
+
+    def match(query: Mapping[str, Any] | None = None, *_: Any, **__: Any) -> bool:
+        return isinstance(query, Mapping) and query.get("company") == company_id
+
+    return match
+
+
+@dataclass
+class Acme:
+    """Admin Sara, agent Mark, customer Lisa; Lisa's ticket assigned to Mark, shared with
+    customer Carl; a second admin, Ada."""
+
+    company: Company
+    sara: User
+    ada: User
+    mark: User
+    lisa: User
+    carl: User
+    ticket: Ticket
+
+
+@pytest.fixture
+async def acme(world: World) -> Acme:
+    users = {n: await world.user(n) for n in ("sara", "ada", "mark", "lisa", "carl")}
+    company = await world.company("Acme", admin=users["sara"])
+    await world.member(company, users["ada"], Role.ADMIN)
+    await world.member(company, users["mark"], Role.AGENT)
+    await world.member(company, users["lisa"], Role.CUSTOMER)
+    await world.member(company, users["carl"], Role.CUSTOMER)
+    ticket = await world.ticket(company, users["lisa"], assigned_to=users["mark"].id)
+    await world.share(ticket, users["carl"])
+    return Acme(company, ticket=ticket, **users)
+
+
+GONE: dict[str, Any] = {"company": None, "members": [], "grants": [], "assigned": [], "tickets": 0}
+
+
+async def tenant_state(company_id: object) -> dict[str, Any]:
+    """Everything of one tenant, as comparable data."""
+    memberships = await Membership.get_pymongo_collection().find({"company": company_id}).to_list()
+    tickets = await Ticket.get_pymongo_collection().find({"company": company_id}).to_list()
+    return {
+        "company": await Company.get_pymongo_collection().find_one({"_id": company_id}),
+        "members": sorted((str(m["user"]), m["role"]) for m in memberships),
+        "grants": sorted(
+            str(g["user"])
+            for g in await Grant.get_pymongo_collection().find({"company": company_id}).to_list()
+        ),
+        "assigned": sorted(str(t.get("assigned_to")) for t in tickets),
+        "tickets": len(tickets),
+    }
+
+
+async def assert_invariants(company_id: object) -> None:
+    """What no failure may break: an admin while the company exists; grants and
+    assignments only for members (assignees: admins and agents)."""
+    state = await tenant_state(company_id)
+    roles = dict(state["members"])
+    if state["company"] is not None and not state["company"].get("deleting"):
+        assert "admin" in roles.values(), state
+    assert set(state["grants"]) <= set(roles), state
+    for assignee in state["assigned"]:
+        assert assignee == "None" or roles.get(assignee) in ("admin", "agent"), state
+
+
+# -- company creation --------------------------------------------------------------------------
+
+
+async def test_company_creation_is_all_or_nothing(
+    client: httpx.AsyncClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admin membership fails after the company was written: the company goes too."""
+    sara = await world.user("sara")
+    fault = Fault(monkeypatch, Membership, "insert")
+    r = await client.post("/companies", json={"name": "Initech"}, headers=world.auth(sara))
+    assert fault.fired == 1
+    assert r.status_code == 503 and r.json()["code"] == "database_unavailable"
+    assert await Company.find(Company.name == "Initech").count() == 0
+    assert await Membership.count() == 0
+    r = await client.post("/companies", json={"name": "Initech"}, headers=world.auth(sara))
+    assert r.status_code == 201
+    assert await Company.find(Company.name == "Initech").count() == 1
+
+
+async def test_company_insert_failing_writes_nothing(
+    client: httpx.AsyncClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sara = await world.user("sara")
+    fault = Fault(monkeypatch, Company, "insert")
+    r = await client.post("/companies", json={"name": "Initech"}, headers=world.auth(sara))
+    assert fault.fired == 1 and r.status_code == 503
+    assert await Company.count() == 0 and await Membership.count() == 0
+
+
+# -- member removal and role changes -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "method"),
+    [(Grant, "delete_many"), (Ticket, "update_many")],
+    ids=["grants step", "unassign step"],
+)
+async def test_member_removal_survives_a_failing_step(
+    client: httpx.AsyncClient,
+    world: World,
+    acme: Acme,
+    monkeypatch: pytest.MonkeyPatch,
+    model: Any,
+    method: str,
+) -> None:
+    """Removing Mark (assignee) or Carl (viewer) fails half-way: the removal is undone, the
+    invariants hold, and the retry completes it."""
+    cid = acme.company.id
+    for member in (acme.mark, acme.carl):
+        before = await tenant_state(cid)
+        fault = Fault(monkeypatch, model.get_pymongo_collection(), method, on_company(cid))
+        url = f"/companies/{cid}/members/{member.id}"
+        r = await client.delete(url, headers=world.auth(acme.sara))
+        assert fault.fired == 1
+        assert r.status_code == 503, r.text
+        await assert_invariants(cid)
+        state = await tenant_state(cid)
+        assert state["members"] == before["members"], "the removal was not undone"
+        r = await client.delete(url, headers=world.auth(acme.sara))
+        assert r.status_code == 204, r.text
+        await assert_invariants(cid)
+        monkeypatch.undo()
+    state = await tenant_state(cid)
+    assert str(acme.mark.id) not in dict(state["members"])
+    assert str(acme.carl.id) not in dict(state["members"])
+    assert state["grants"] == [] and state["assigned"] == ["None"]
+
+
+async def test_removing_an_admin_with_a_failing_check_keeps_the_last_admin(
+    client: httpx.AsyncClient, world: World, acme: Acme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ada leaves; then Sara (now the last admin) is removed while the check fails: she
+    must still be there, and the retry must be refused."""
+    cid = acme.company.id
+    h = world.auth(acme.sara)
+    assert (
+        await client.delete(f"/companies/{cid}/members/{acme.ada.id}", headers=h)
+    ).status_code == 204
+    Fault(monkeypatch, Membership.get_pymongo_collection(), "count_documents", on_company(cid))
+    r = await client.delete(f"/companies/{cid}/members/{acme.sara.id}", headers=h)
+    assert r.status_code == 503
+    await assert_invariants(cid)
+    r = await client.delete(f"/companies/{cid}/members/{acme.sara.id}", headers=h)
+    assert r.status_code == 409
+    await assert_invariants(cid)
+
+
+async def test_demoting_the_last_admin_with_a_failing_check_is_undone(
+    client: httpx.AsyncClient, world: World, acme: Acme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid = acme.company.id
+    h = world.auth(acme.sara)
+    assert (
+        await client.delete(f"/companies/{cid}/members/{acme.ada.id}", headers=h)
+    ).status_code == 204
+    Fault(monkeypatch, Membership.get_pymongo_collection(), "count_documents", on_company(cid))
+    url = f"/companies/{cid}/members/{acme.sara.id}"
+    r = await client.patch(url, json={"role": "agent"}, headers=h)
+    assert r.status_code == 503
+    await assert_invariants(cid)
+    assert (await client.patch(url, json={"role": "agent"}, headers=h)).status_code == 409
+    await assert_invariants(cid)
+
+
+async def test_demotion_with_a_failing_unassign_is_undone(
+    client: httpx.AsyncClient, world: World, acme: Acme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mark becomes a customer, but his assigned ticket cannot be released: he stays an
+    agent (a customer may not hold an assignment), and the retry completes it."""
+    cid = acme.company.id
+    Fault(monkeypatch, Ticket.get_pymongo_collection(), "update_many", on_company(cid))
+    url = f"/companies/{cid}/members/{acme.mark.id}"
+    r = await client.patch(url, json={"role": "customer"}, headers=world.auth(acme.sara))
+    assert r.status_code == 503
+    await assert_invariants(cid)
+    r = await client.patch(url, json={"role": "customer"}, headers=world.auth(acme.sara))
+    assert r.status_code == 200
+    await assert_invariants(cid)
+    assert (await tenant_state(cid))["assigned"] == ["None"]
+
+
+# -- company deletion --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", [Ticket, Grant, Membership, Company])
+async def test_interrupted_deletion_is_hidden_and_finished(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    world: World,
+    acme: Acme,
+    monkeypatch: pytest.MonkeyPatch,
+    model: Any,
+) -> None:
+    """A step of the deletion fails: the company is already out of every list and closed
+    to new tickets; the admin's retry finishes the job. Only when the last step (the
+    company itself) failed are the memberships, and so the admin's right, already gone:
+    then the start-up recovery finishes it (next test)."""
+    cid = acme.company.id
+    last_step = model is Company
+    Fault(monkeypatch, model.get_pymongo_collection(), "delete_one" if last_step else "delete_many")
+    h = world.auth(acme.sara)
+    assert (await client.delete(f"/companies/{cid}", headers=h)).status_code == 503
+    assert (await client.get("/companies", headers=h)).json() == []
+    assert (await client.get("/auth/me", headers=h)).json()["memberships"] == []
+    ticket = {"company_id": str(cid), "subject": "s", "description": "d"}
+    r = await client.post("/tickets", json=ticket, headers=world.auth(acme.lisa))
+    assert r.status_code == 404
+    r = await client.delete(f"/companies/{cid}", headers=h)
+    if last_step:
+        assert r.status_code == 404
+        assert await tenancy.resume_deletions(app.state.db) == 1
+    else:
+        assert r.status_code == 204
+    assert await tenant_state(cid) == GONE
+
+
+async def test_interrupted_deletion_is_finished_at_start_up(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    world: World,
+    acme: Acme,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nobody retries: the next start of the API (any worker) finishes the deletion."""
+    cid = acme.company.id
+    Fault(monkeypatch, Grant.get_pymongo_collection(), "delete_many")
+    assert (
+        await client.delete(f"/companies/{cid}", headers=world.auth(acme.sara))
+    ).status_code == 503
+    monkeypatch.undo()
+    assert (await tenant_state(cid))["company"]["deleting"] is True
+    async with instance(settings, app) as restarted:
+        await restarted.state.recovery
+        assert await tenant_state(cid) == {
+            "company": None,
+            "members": [],
+            "grants": [],
+            "assigned": [],
+            "tickets": 0,
+        }
+
+
+async def test_other_tenants_are_untouched_by_a_failed_deletion(
+    client: httpx.AsyncClient, world: World, acme: Acme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    john = await world.user("john")
+    globex = await world.company("Globex", admin=john)
+    await world.member(globex, acme.mark, Role.AGENT)
+    await world.ticket(globex, john)
+    before = await tenant_state(globex.id)
+    Fault(monkeypatch, Membership.get_pymongo_collection(), "delete_many")
+    assert (
+        await client.delete(f"/companies/{acme.company.id}", headers=world.auth(acme.sara))
+    ).status_code == 503
+    assert await tenant_state(globex.id) == before
+    assert (
+        await client.delete(f"/companies/{acme.company.id}", headers=world.auth(acme.sara))
+    ).status_code == 204
+    assert await tenant_state(globex.id) == before
+    r = await client.get("/companies", headers=world.auth(acme.mark))
+    assert [c["id"] for c in r.json()] == [str(PydanticObjectId(globex.id))]
