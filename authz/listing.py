@@ -55,11 +55,22 @@ class Lister(Protocol):
     ) -> Page: ...
 
 
-def _and(*clauses: Mapping[str, Any] | None) -> dict[str, Any]:
-    parts = [dict(c) for c in clauses if c]
-    if not parts:
-        return {}
-    return parts[0] if len(parts) == 1 else {"$and": parts}
+def conjoin(*clauses: Mapping[str, Any] | None) -> dict[str, Any]:
+    """AND MongoDB filters, flattened into one document where their keys do not collide.
+
+    Top-level keys of a filter are already ANDed, and servers push flat equality down
+    more readily than `$and` (FerretDB pushes down no `$`-operator at the top level).
+    """
+    merged: dict[str, Any] = {}
+    clashing: list[dict[str, Any]] = []
+    for clause in clauses:
+        if not clause:
+            continue
+        if merged.keys() & clause.keys():
+            clashing.append(dict(clause))
+        else:
+            merged.update(clause)
+    return {"$and": [merged, *clashing]} if clashing else merged
 
 
 def _after(req: ListRequest) -> dict[str, Any] | None:
@@ -78,7 +89,7 @@ async def pushdown(
 ) -> Page:
     """AND the compiled permission filter into the query; the database does the rest."""
     allowed = engine.query_filter(principal, req.permission, req.resource_type)
-    query = _and(allowed, req.query, _after(req))
+    query = conjoin(allowed, req.query, _after(req))
     items = await coll.find(query, req.projection).sort(NEWEST_FIRST).limit(req.limit).to_list()
     return _page(items, req.limit, len(items))
 
@@ -93,7 +104,7 @@ def _candidates(
     tenant = engine.policy.resource_types[req.resource_type].tenant_field
     companies = list(principal.roles)
     scope = {tenant: {"$in": companies}}
-    return coll.find(_and(scope, req.query, _after(req)), req.projection, batch_size=batch).sort(
+    return coll.find(conjoin(scope, req.query, _after(req)), req.projection, batch_size=batch).sort(
         NEWEST_FIRST
     )
 

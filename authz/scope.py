@@ -18,7 +18,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from authz.audit import AuditLog
 from authz.engine import Decision, Engine, Principal, Resource
 from authz.errors import DomainError, NotFound
-from authz.listing import STRATEGIES, ListRequest, Page, Strategy
+from authz.listing import STRATEGIES, ListRequest, Page, Strategy, conjoin
 from models import AuditEvent, Company, Membership, Ticket
 
 _MODELS = {"ticket": Ticket, "members": Membership, "company": Company, "audit": AuditEvent}
@@ -86,7 +86,7 @@ class Scope:
     ) -> dict[str, Any]:
         """The handler's query ANDed with what the caller may see."""
         allowed = self.engine.query_filter(self.principal, permission, resource_type)
-        return {"$and": [allowed, dict(query)]} if query else allowed
+        return conjoin(allowed, query)
 
     async def page(self, req: ListRequest) -> Page:
         """A page of documents the caller holds `req.permission` on, newest first."""

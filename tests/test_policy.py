@@ -167,3 +167,19 @@ def test_permission_graph() -> None:
         }
     ]
     assert default_engine().permissions(mark, [GLOBEX])["companies"] == {}
+
+
+def test_conjoin_flattens_only_disjoint_clauses() -> None:
+    from authz.listing import conjoin
+
+    assert conjoin({"company": ACME}, None, {"status": "open"}) == {
+        "company": ACME,
+        "status": "open",
+    }
+    ors = {"$or": [{"company": ACME}, {"company": GLOBEX}]}
+    q = {"$or": [{"subject": "x"}, {"description": "x"}], "status": "open"}
+    assert conjoin(ors, q) == {"$and": [ors, q]}
+    assert conjoin({"company": ACME}, {"company": GLOBEX}) == {
+        "$and": [{"company": ACME}, {"company": GLOBEX}]
+    }
+    assert conjoin() == {}
