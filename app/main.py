@@ -44,9 +44,18 @@ async def _recover(db: Database, settings: Settings) -> None:
         log.info("finished %d interrupted company deletion(s)", finished)
 
 
+def _keep_documents_out_of_logs() -> None:
+    """At DEBUG, PyMongo's command log carries every command and reply document: the user
+    records with their password hashes among them. Off unless configured explicitly."""
+    driver = logging.getLogger("pymongo.command")
+    if driver.level == logging.NOTSET:
+        driver.setLevel(logging.INFO)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; settings come from the environment unless given."""
     settings = settings or get_settings()
+    _keep_documents_out_of_logs()
     engine = default_engine()  # validates the policy now: a bad policy stops start-up
 
     @asynccontextmanager
@@ -71,9 +80,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            recovery.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await recovery
+            # Cancelled until it has ended: PyMongo can absorb a cancellation mid-operation,
+            # and the initialisation retries would then go on while the database is away.
+            while not recovery.done():
+                recovery.cancel()
+                await asyncio.wait({recovery}, timeout=0.1)
+            if not recovery.cancelled():
+                recovery.result()  # an error that ended it surfaces at shutdown, as before
             if db.initialised:
                 with contextlib.suppress(PyMongoError):
                     await audit.stop()

@@ -71,9 +71,13 @@ class AuditLog:
     async def stop(self) -> None:
         """Stop the flusher and write what is still queued."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # PyMongo's async operations can absorb a cancellation that lands mid-flush (the
+            # insert completes instead), and the loop would go on: cancel until it has ended.
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=0.1)
+            if not self._task.cancelled():
+                self._task.result()  # an error that ended it is the caller's to see
             self._task = None
         await self.flush()
 

@@ -17,6 +17,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -174,10 +175,27 @@ def assert_throttled(r: httpx.Response, settings: Settings) -> None:
     assert "access_token" not in r.text
 
 
-async def test_account_locks_after_repeated_failures(
-    app: FastAPI, world: World, settings: Settings
-) -> None:
+@dataclass
+class Guarded:
+    """An app instance and the settings it was built with."""
+
+    app: FastAPI
+    settings: Settings
+
+
+@pytest.fixture
+async def guarded(app: FastAPI, settings: Settings) -> AsyncIterator[Guarded]:
+    """An instance with small limits: argon2 makes each sign-in slow on purpose, and the
+    behaviour does not depend on the numbers. (The defaults are exercised by the two-instance
+    and two-process tests.)"""
+    small = settings.model_copy(update={"login_max_failures": 3, "login_max_failures_per_ip": 8})
+    async with instance(small, app) as other:
+        yield Guarded(other, small)
+
+
+async def test_account_locks_after_repeated_failures(guarded: Guarded, world: World) -> None:
     """The account's counter ignores the address: guesses spread over many still lock it."""
+    app, settings = guarded.app, guarded.settings
     user = await world.user("lisa")
     for i in range(settings.login_max_failures):
         async with client_for(app, f"198.51.100.{i}") as c:
@@ -196,9 +214,8 @@ async def test_account_locks_after_repeated_failures(
         assert (await login(c, other.email, PASSWORD)).status_code == 200
 
 
-async def test_lock_expires_and_success_resets_the_count(
-    app: FastAPI, world: World, settings: Settings
-) -> None:
+async def test_lock_expires_and_success_resets_the_count(guarded: Guarded, world: World) -> None:
+    app, settings = guarded.app, guarded.settings
     user = await world.user("lisa")
     async with client_for(app, "198.51.100.7") as c:
         for _ in range(settings.login_max_failures - 1):
@@ -216,17 +233,17 @@ async def test_lock_expires_and_success_resets_the_count(
         assert (await login(c, user.email, PASSWORD)).status_code == 200
 
 
-async def test_unknown_accounts_are_throttled_alike(app: FastAPI, settings: Settings) -> None:
+async def test_unknown_accounts_are_throttled_alike(guarded: Guarded) -> None:
     """Locking only real accounts would tell an attacker which emails exist."""
+    app, settings = guarded.app, guarded.settings
     async with client_for(app, "198.51.100.8") as c:
         for _ in range(settings.login_max_failures):
             assert (await login(c, "nobody@nowhere.example", WRONG)).status_code == 401
         assert_throttled(await login(c, "nobody@nowhere.example", WRONG), settings)
 
 
-async def test_failures_outside_the_window_are_forgotten(
-    app: FastAPI, world: World, settings: Settings
-) -> None:
+async def test_failures_outside_the_window_are_forgotten(guarded: Guarded, world: World) -> None:
+    app, settings = guarded.app, guarded.settings
     user = await world.user("lisa")
     async with client_for(app, "198.51.100.9") as c:
         for _ in range(settings.login_max_failures - 1):
@@ -246,20 +263,19 @@ async def test_client_address_locks_after_repeated_failures(
     """One address guessing across many accounts is stopped, whatever account it tries."""
     strict = settings.model_copy(update={"login_max_failures_per_ip": 4})
     victim = await world.user("victim")
-    async with instance(strict, app) as worker:
-        async with client_for(worker, "203.0.113.5") as c:
+    async with instance(strict, app) as inst:
+        async with client_for(inst, "203.0.113.5") as c:
             for i in range(4):
                 assert (await login(c, f"guess{i}@example.com", WRONG)).status_code == 401
             assert_throttled(await login(c, "guess9@example.com", WRONG), strict)
             assert_throttled(await login(c, victim.email, PASSWORD), strict)
-        async with client_for(worker, "203.0.113.6") as c:
+        async with client_for(inst, "203.0.113.6") as c:
             assert (await login(c, victim.email, PASSWORD)).status_code == 200
 
 
-async def test_parallel_guesses_cannot_outrun_the_lock(
-    app: FastAPI, world: World, settings: Settings
-) -> None:
+async def test_parallel_guesses_cannot_outrun_the_lock(guarded: Guarded, world: World) -> None:
     """A burst of simultaneous guesses gets no more password checks than the limit."""
+    app, settings = guarded.app, guarded.settings
     user = await world.user("lisa")
     burst = 4 * settings.login_max_failures
 
@@ -279,7 +295,7 @@ async def test_a_successful_login_does_not_feed_the_address_counter(
     """Offices behind one address sign in all day: only failures may count against it."""
     strict = settings.model_copy(update={"login_max_failures_per_ip": 3})
     user = await world.user("lisa")
-    async with instance(strict, app) as worker, client_for(worker, "203.0.113.9") as c:
+    async with instance(strict, app) as inst, client_for(inst, "203.0.113.9") as c:
         for _ in range(6):
             assert (await login(c, user.email, PASSWORD)).status_code == 200
 
@@ -291,11 +307,11 @@ async def test_two_instances_share_the_counters(
     user = await world.user("lisa")
     async with instance(settings, app) as a, instance(settings, app) as b:
         for i in range(settings.login_max_failures):
-            worker = (a, b)[i % 2]
-            async with client_for(worker, f"198.51.100.{i}") as c:
+            target = (a, b)[i % 2]
+            async with client_for(target, f"198.51.100.{i}") as c:
                 assert (await login(c, user.email, WRONG)).status_code == 401
-        for worker in (a, b, app):
-            async with client_for(worker, "198.51.100.99") as c:
+        for target in (a, b, app):
+            async with client_for(target, "198.51.100.99") as c:
                 assert_throttled(await login(c, user.email, PASSWORD), settings)
 
 
