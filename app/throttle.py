@@ -1,8 +1,8 @@
 """Login throttling, kept in the database so every API worker enforces the same limits.
 
 Attempts are counted per account and per client address in a window that opens with the
-first one. A key that has used up its attempts is locked by its next failure, and while a
-lock is in force even the right password gets 429.
+first one. The failure that uses a key's last attempt locks it, and while a lock is in force
+even the right password gets 429.
 
 An attempt is counted *before* its password is checked, by claiming one of its key's
 `limit` attempt slots: a document whose unique `key` names the key, the window and the slot.
