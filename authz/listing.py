@@ -66,7 +66,8 @@ def conjoin(*clauses: Mapping[str, Any] | None) -> dict[str, Any]:
     for clause in clauses:
         if not clause:
             continue
-        if merged.keys() & clause.keys():
+        shared = merged.keys() & clause.keys()
+        if any(merged[k] != clause[k] for k in shared):
             clashing.append(dict(clause))
         else:
             merged.update(clause)

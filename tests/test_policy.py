@@ -182,4 +182,8 @@ def test_conjoin_flattens_only_disjoint_clauses() -> None:
     assert conjoin({"company": ACME}, {"company": GLOBEX}) == {
         "$and": [{"company": ACME}, {"company": GLOBEX}]
     }
+    assert conjoin({"company": ACME}, {"company": ACME, "status": "open"}) == {
+        "company": ACME,
+        "status": "open",
+    }
     assert conjoin() == {}
