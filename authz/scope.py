@@ -19,7 +19,7 @@ from authz.audit import AuditLog
 from authz.engine import Decision, Engine, Principal, Resource
 from authz.errors import DomainError, NotFound
 from authz.listing import STRATEGIES, ListRequest, Page, Strategy, conjoin
-from models import AuditEvent, Company, Membership, Ticket
+from models import AuditEvent, Company, Membership, Ticket, document_lock
 
 _MODELS = {"ticket": Ticket, "members": Membership, "company": Company, "audit": AuditEvent}
 
@@ -113,15 +113,16 @@ class Scope:
         resource_id: ObjectId,
         permission: str,
         projection: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Fetch one readable document and authorize `permission` on it.
+        """Fetch one readable document matching `query` and authorize `permission` on it.
 
         Not readable (or absent) -> `NotFound`; readable but `permission` missing ->
         `Forbidden` naming it.
         """
         read = self.engine.policy.resource_types[resource_type].read
         doc = await self.collection(resource_type).find_one(
-            self.filter(read, resource_type, {"_id": resource_id}), projection
+            self.filter(read, resource_type, conjoin({"_id": resource_id}, query)), projection
         )
         if doc is None:
             if self.audit is not None and permission != read:
@@ -154,12 +155,13 @@ class Scope:
         """
         decision = self.authorize(permission, resource)
         assert resource.id is not None  # noqa: S101 - single-document writes name one
-        doc = await self.collection(resource.type).find_one_and_update(
-            self.filter(permission, resource.type, {"_id": resource.id}),
-            dict(update),
-            return_document=True,
-            session=session,
-        )
+        async with document_lock(resource.id):
+            doc = await self.collection(resource.type).find_one_and_update(
+                self.filter(permission, resource.type, {"_id": resource.id}),
+                dict(update),
+                return_document=True,
+                session=session,
+            )
         if doc is None:
             raise NotFound(f"{resource.type} not found")
         self.record_write(permission, resource, decision)

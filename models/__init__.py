@@ -1,7 +1,7 @@
 """Beanie documents: the collections of the ticketing service and their indexes."""
 
 from models.audit import AuditEvent
-from models.common import utcnow
+from models.common import document_lock, utcnow
 from models.company import Company
 from models.grant import Grant
 from models.login import LoginThrottle
@@ -24,5 +24,6 @@ __all__ = [
     "Status",
     "Ticket",
     "User",
+    "document_lock",
     "utcnow",
 ]

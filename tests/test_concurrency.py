@@ -233,3 +233,49 @@ async def test_parallel_removals_keep_an_admin(client: httpx.AsyncClient, world:
         )
         assert {r.status_code for r in rs} <= {200, 204, 403, 404, 409}, [r.text for r in rs]
         assert await _admins(company), f"round {n}: {[r.status_code for r in rs]}"
+
+
+async def test_parallel_writes_to_one_ticket_are_all_kept(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """Replies and updates racing on one ticket in one API process: none is lost (the dev
+    database would lose all but a few without the per-document lock)."""
+    sara, lisa = await world.user("sara"), await world.user("lisa")
+    company = await world.company("Acme", admin=sara)
+    await world.member(company, lisa, Role.CUSTOMER)
+    ticket = await world.ticket(company, lisa)
+    url = f"/tickets/{ticket.id}"
+    rs = await asyncio.gather(
+        *(
+            client.post(f"{url}/replies", json={"body": f"reply {i}"}, headers=world.auth(lisa))
+            for i in range(20)
+        ),
+        client.patch(url, json={"priority": "urgent"}, headers=world.auth(sara)),
+    )
+    assert [r.status_code for r in rs] == [201] * 20 + [200]
+    stored = await Ticket.get(ticket.id)
+    assert stored is not None
+    assert sorted(r.body for r in stored.replies) == sorted(f"reply {i}" for i in range(20))
+    assert stored.priority == "urgent"
+
+
+async def test_any_mix_of_parallel_demotions_keeps_an_admin(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """Two admins each demote both admins at once, so two writers race on each
+    membership: one process serialises a company's membership changes."""
+    a, b = await world.user("alice"), await world.user("bob")
+    for n in range(8):
+        company = await world.company(f"Round {n}")
+        for admin in (a, b):
+            await world.member(company, admin, Role.ADMIN)
+        base = f"/companies/{company.id}/members"
+        rs = await asyncio.gather(
+            *(
+                client.patch(f"{base}/{target.id}", json={"role": role}, headers=world.auth(actor))
+                for actor in (a, b)
+                for target, role in ((a, "agent"), (b, "customer"))
+            )
+        )
+        assert {r.status_code for r in rs} <= {200, 403, 404, 409}
+        assert len(await _admins(company)) >= 1, f"round {n}"

@@ -219,3 +219,14 @@ async def test_audit_retention_purge(app: FastAPI) -> None:
     await new.insert()
     await app.state.audit.purge_expired()
     assert [e.id for e in await AuditEvent.find_all().to_list()] == [new.id]
+
+
+async def test_a_company_being_deleted_is_gone_at_once(
+    client: httpx.AsyncClient, world: World, acme: Acme
+) -> None:
+    await Company.get_pymongo_collection().update_one(
+        {"_id": acme.company.id}, {"$set": {"deleting": True}}
+    )
+    r = await client.get(f"/companies/{acme.company.id}", headers=world.auth(acme.sara))
+    assert r.status_code == 404
+    assert (await client.get("/companies", headers=world.auth(acme.sara))).json() == []

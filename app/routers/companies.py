@@ -13,6 +13,9 @@ from authz.listing import ListRequest
 
 router = APIRouter(prefix="/companies", tags=["companies"])
 
+# A company whose deletion has started is gone for its members at once.
+LIVE = {"deleting": {"$ne": True}}
+
 
 @router.post(
     "",
@@ -49,7 +52,7 @@ async def list_companies(caller: CallerDep) -> list[CompanyOut]:
 async def get_company(company_id: str, caller: CallerDep) -> CompanyOut:
     """A company the caller belongs to."""
     cid = parse_id(company_id, "company")
-    doc = await caller.scope.get("company", cid, "company:read")
+    doc = await caller.scope.get("company", cid, "company:read", query=LIVE)
     return CompanyOut(id=company_id, name=doc["name"], role=caller.principal.roles[cid])
 
 

@@ -14,10 +14,10 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from app.db import Database
-from authz.engine import Resource
+from authz.engine import Decision, Resource
 from authz.errors import Conflict, InvalidInput, NotFound
 from authz.scope import Scope
-from models import Company, Grant, Membership, Role, Ticket, User, utcnow
+from models import Company, Grant, Membership, Role, Ticket, User, document_lock, utcnow
 
 LAST_ADMIN = "a company must keep at least one admin: promote another member first"
 
@@ -127,6 +127,16 @@ async def change_role(
     """Change a member's role; the last admin cannot be demoted (409)."""
     resource = company_resource(company_id)
     decision = scope.authorize("members:update", resource)
+    # One membership change per company at a time in this process: the last-admin check
+    # must see the other changes' writes, which the dev database may otherwise lose.
+    async with document_lock(company_id):
+        return await _change_role(scope, company_id, user_id, role, decision)
+
+
+async def _change_role(
+    scope: Scope, company_id: ObjectId, user_id: ObjectId, role: Role, decision: Decision
+) -> dict[str, Any]:
+    resource = company_resource(company_id)
     current = await _membership(company_id, user_id)
     if current["role"] == role.value:
         return current
@@ -164,6 +174,14 @@ async def remove_member(
     """Remove a member and every access they had there (grants, assignments)."""
     resource = company_resource(company_id)
     decision = scope.authorize("members:remove", resource)
+    async with document_lock(company_id):  # see change_role
+        await _remove_member(scope, company_id, user_id, decision)
+
+
+async def _remove_member(
+    scope: Scope, company_id: ObjectId, user_id: ObjectId, decision: Decision
+) -> None:
+    resource = company_resource(company_id)
     current = await _membership(company_id, user_id)
     coll = Membership.get_pymongo_collection()
     await coll.delete_one({"_id": current["_id"]})

@@ -9,7 +9,7 @@ from pymongo.errors import DuplicateKeyError
 from app.services.tenancy import company_resource
 from authz.errors import Conflict, Forbidden, InvalidInput, NotFound
 from authz.scope import Scope
-from models import Company, Grant, Membership, Priority, Reply, Ticket, utcnow
+from models import Company, Grant, Membership, Priority, Reply, Ticket, document_lock, utcnow
 
 # Bounds the retries of a number taken in parallel (see `create_ticket`); a burst of a few
 # hundred simultaneous tickets in one company stays well inside it.
@@ -18,11 +18,12 @@ NUMBER_ATTEMPTS = 100
 
 async def next_number(company_id: ObjectId) -> int:
     """Hand out the company's next ticket number: one `$inc` (see `create_ticket`)."""
-    doc = await Company.get_pymongo_collection().find_one_and_update(
-        {"_id": company_id, "deleting": {"$ne": True}},
-        {"$inc": {"ticket_seq": 1}},
-        return_document=ReturnDocument.AFTER,  # no projection: FerretDB v1 refuses `fields`
-    )
+    async with document_lock(company_id):
+        doc = await Company.get_pymongo_collection().find_one_and_update(
+            {"_id": company_id, "deleting": {"$ne": True}},
+            {"$inc": {"ticket_seq": 1}},
+            return_document=ReturnDocument.AFTER,  # no projection: FerretDB v1 refuses `fields`
+        )
     if doc is None:
         raise NotFound("company not found")
     return int(doc["ticket_seq"])
