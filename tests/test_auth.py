@@ -1,7 +1,6 @@
 """Registration, sign-in, tokens and identity, including every bad-input case."""
 
 import time
-import uuid
 
 import httpx
 import pytest
@@ -9,6 +8,7 @@ from jose import jwt
 
 from app.config import Settings
 from tests.utils.factories import PASSWORD, World
+from tests.utils.tokens import claims
 
 GOOD = {"username": "lisa", "email": "Lisa@Acme.example", "password": "correct-horse-1"}
 
@@ -108,19 +108,6 @@ async def test_bad_credentials_do_not_say_which(client: httpx.AsyncClient) -> No
     assert wrong_password.json() == unknown_email.json()
 
 
-def _claims(settings: Settings, **overrides: object) -> dict[str, object]:
-    now = int(time.time())
-    return {
-        "sub": "0" * 24,
-        "iat": now,
-        "nbf": now,
-        "exp": now + 600,
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "jti": uuid.uuid4().hex,
-    } | overrides
-
-
 async def test_bad_tokens_are_401(
     client: httpx.AsyncClient, world: World, settings: Settings
 ) -> None:
@@ -130,9 +117,9 @@ async def test_bad_tokens_are_401(
     sub = str(user.id)
     header, payload, signature = good.split(".")
     tampered_payload = jwt.encode(
-        _claims(settings, sub=sub), "another-secret-of-enough-length", algorithm="HS256"
+        claims(settings, sub=sub), "another-secret-of-enough-length", algorithm="HS256"
     ).split(".")[1]
-    unsigned = jwt.encode(_claims(settings, sub=sub), key, algorithm="HS256").rsplit(".", 1)[0]
+    unsigned = jwt.encode(claims(settings, sub=sub), key, algorithm="HS256").rsplit(".", 1)[0]
     none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"  # {"alg":"none","typ":"JWT"}
     cases = {
         "missing": None,
@@ -142,23 +129,23 @@ async def test_bad_tokens_are_401(
         "alg none": f"{none_header}.{payload}.",
         "no signature": unsigned + ".",
         "expired": jwt.encode(
-            _claims(settings, sub=sub, exp=int(time.time()) - 5), key, algorithm="HS256"
+            claims(settings, sub=sub, exp=int(time.time()) - 5), key, algorithm="HS256"
         ),
         "not yet valid": jwt.encode(
-            _claims(settings, sub=sub, nbf=int(time.time()) + 600), key, algorithm="HS256"
+            claims(settings, sub=sub, nbf=int(time.time()) + 600), key, algorithm="HS256"
         ),
-        "wrong issuer": jwt.encode(_claims(settings, sub=sub, iss="evil"), key, algorithm="HS256"),
+        "wrong issuer": jwt.encode(claims(settings, sub=sub, iss="evil"), key, algorithm="HS256"),
         "wrong audience": jwt.encode(
-            _claims(settings, sub=sub, aud="other"), key, algorithm="HS256"
+            claims(settings, sub=sub, aud="other"), key, algorithm="HS256"
         ),
-        "HS512": jwt.encode(_claims(settings, sub=sub), key, algorithm="HS512"),
+        "HS512": jwt.encode(claims(settings, sub=sub), key, algorithm="HS512"),
         "no exp": jwt.encode(
-            {k: v for k, v in _claims(settings, sub=sub).items() if k != "exp"},
+            {k: v for k, v in claims(settings, sub=sub).items() if k != "exp"},
             key,
             algorithm="HS256",
         ),
-        "unknown user": jwt.encode(_claims(settings), key, algorithm="HS256"),
-        "sub not an id": jwt.encode(_claims(settings, sub="admin"), key, algorithm="HS256"),
+        "unknown user": jwt.encode(claims(settings), key, algorithm="HS256"),
+        "sub not an id": jwt.encode(claims(settings, sub="admin"), key, algorithm="HS256"),
     }
     assert (
         await client.get("/auth/me", headers={"Authorization": f"Bearer {good}"})

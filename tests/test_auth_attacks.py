@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,21 +33,9 @@ from app.security import verify_password
 from models import LoginThrottle, User, utcnow
 from tests.utils.factories import PASSWORD, World
 from tests.utils.instances import client_for, instance, worker
+from tests.utils.tokens import claims
 
 WRONG = "wrong-password-1"
-
-
-def _claims(settings: Settings, sub: object, **overrides: object) -> dict[str, object]:
-    now = int(time.time())
-    return {
-        "sub": sub,
-        "iat": now,
-        "nbf": now,
-        "exp": now + 600,
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "jti": uuid.uuid4().hex,
-    } | overrides
 
 
 def _b64(data: bytes) -> str:
@@ -85,29 +72,29 @@ async def test_algorithm_confusion_is_401(
     client: httpx.AsyncClient, world: World, settings: Settings
 ) -> None:
     user = await world.user("mark")
-    claims = _claims(settings, str(user.id))
+    forged = claims(settings, str(user.id))
     rsa_private, rsa_public = _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     ec_private, ec_public = _pem(ec.generate_private_key(ec.SECP256R1()))
     header, payload, signature = world.token(user).split(".")
     none_upper = _b64(json.dumps({"alg": "NONE", "typ": "JWT"}).encode())
     hs_lower = _b64(json.dumps({"alg": "hs256", "typ": "JWT"}).encode())
     forged = {
-        "RS256 with the attacker's key": jwt.encode(claims, rsa_private, algorithm="RS256"),
-        "ES256 with the attacker's key": jwt.encode(claims, ec_private, algorithm="ES256"),
-        "HS256 keyed with an RSA public key": _hs256_by_hand(claims, rsa_public),
-        "HS256 keyed with an EC public key": _hs256_by_hand(claims, ec_public),
-        "HS256 keyed with the empty string": jwt.encode(claims, "", algorithm="HS256"),
+        "RS256 with the attacker's key": jwt.encode(forged, rsa_private, algorithm="RS256"),
+        "ES256 with the attacker's key": jwt.encode(forged, ec_private, algorithm="ES256"),
+        "HS256 keyed with an RSA public key": _hs256_by_hand(forged, rsa_public),
+        "HS256 keyed with an EC public key": _hs256_by_hand(forged, ec_public),
+        "HS256 keyed with the empty string": jwt.encode(forged, "", algorithm="HS256"),
         "HS256 with an embedded jwk": jwt.encode(
-            claims,
+            forged,
             "attacker",
             algorithm="HS256",
             headers={"jwk": {"kty": "oct", "k": _b64(b"attacker")}},
         ),
         "HS256 with a kid pointing at a file": jwt.encode(
-            claims, "", algorithm="HS256", headers={"kid": "../../../../dev/null"}
+            forged, "", algorithm="HS256", headers={"kid": "../../../../dev/null"}
         ),
         "HS256 with a jku": jwt.encode(
-            claims, "attacker", algorithm="HS256", headers={"jku": "https://evil.example/k"}
+            forged, "attacker", algorithm="HS256", headers={"jku": "https://evil.example/k"}
         ),
         "alg NONE in capitals": f"{none_upper}.{payload}.",
         "alg hs256 in lower case": f"{hs_lower}.{payload}.{signature}",
@@ -142,7 +129,7 @@ async def test_malformed_claims_are_401(
 ) -> None:
     user = await world.user()
     token = jwt.encode(
-        _claims(settings, str(user.id)) | claim, settings.secret_key, algorithm="HS256"
+        claims(settings, str(user.id)) | claim, settings.secret_key, algorithm="HS256"
     )
     r = await client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401, r.text
