@@ -15,6 +15,21 @@ from scripts.devdb import process as devdb
 ROOT = devdb.ROOT
 
 
+def api_command(host: str, port: str) -> list[str]:
+    """The command that serves the API with uvicorn (also used by tests for a real worker)."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app.main:create_app",
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        port,
+    ]
+
+
 def main() -> int:
     """Start everything, wait for the API to exit, stop everything."""
     env = dict(os.environ)
@@ -47,17 +62,7 @@ def main() -> int:
                 return seeded.returncode
         print(f"API: http://127.0.0.1:{port}/docs", flush=True)
         api = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "app.main:create_app",
-                "--factory",
-                "--host",
-                env.get("HOST", "127.0.0.1"),
-                "--port",
-                port,
-            ],
+            api_command(env.get("HOST", "127.0.0.1"), port),
             env=env,
             cwd=ROOT,
         )
