@@ -230,3 +230,16 @@ async def test_a_company_being_deleted_is_gone_at_once(
     r = await client.get(f"/companies/{acme.company.id}", headers=world.auth(acme.sara))
     assert r.status_code == 404
     assert (await client.get("/companies", headers=world.auth(acme.sara))).json() == []
+
+
+async def test_adding_an_existing_member_again_keeps_their_shares(
+    client: httpx.AsyncClient, world: World, acme: Acme
+) -> None:
+    await world.share(acme.ticket, acme.carl)
+    r = await client.post(
+        f"/companies/{acme.company.id}/members",
+        json={"user_id": str(acme.carl.id), "role": "agent"},
+        headers=world.auth(acme.sara),
+    )
+    assert r.status_code == 409
+    assert await Grant.find(Grant.user == acme.carl.id).count() == 1

@@ -43,12 +43,9 @@ async def list_members(company_id: str, caller: CallerDep) -> list[MemberOut]:
     summary="Add a member",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def add_member(
-    company_id: str, body: MemberIn, caller: CallerDep, db: DatabaseDep
-) -> MemberOut:
+async def add_member(company_id: str, body: MemberIn, caller: CallerDep) -> MemberOut:
     """Add an existing user, by email or user id, with a role (admin)."""
     membership, user = await tenancy.add_member(
-        db,
         caller.scope,
         parse_id(company_id, "company"),
         email=body.email,

@@ -11,10 +11,11 @@ import contextlib
 from typing import Any
 
 from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from app.db import Database
-from authz.engine import Decision, Resource
+from authz.engine import Resource
 from authz.errors import Conflict, InvalidInput, NotFound
 from authz.scope import Scope
 from models import Company, Grant, Membership, Role, Ticket, User, document_lock, utcnow
@@ -76,7 +77,6 @@ async def resume_deletions(db: Database) -> int:
 
 
 async def add_member(
-    db: Database,
     scope: Scope,
     company_id: ObjectId,
     *,
@@ -85,24 +85,22 @@ async def add_member(
     role: Role,
 ) -> tuple[Membership, User]:
     """Add a user (by email or id) to a company with `role`; 409 if already a member."""
-    scope.authorize("members:add", company_resource(company_id))
+    resource = company_resource(company_id)
+    decision = scope.authorize("members:add", resource)
     if (email is None) == (user_id is None):
         raise InvalidInput("give exactly one of email or user_id")
     user = await (User.find_one(User.email == email) if email is not None else User.get(user_id))
     if user is None or user.id is None:
         raise NotFound("no user with that " + ("email" if email is not None else "id"))
-    # Grants left behind by an interrupted removal must not come back to life.
-    await Grant.get_pymongo_collection().delete_many({"company": company_id, "user": user.id})
     membership = Membership(user=user.id, company=company_id, role=role, created_by=scope.user_id)
     try:
         await membership.insert()
     except DuplicateKeyError as exc:
         raise Conflict("this user is already a member of the company") from exc
-    scope.record_write(
-        "members:add",
-        company_resource(company_id),
-        scope.check("members:add", company_resource(company_id)),
-    )
+    # Only now is the membership known to be new: grants an interrupted removal left
+    # behind must not come back to life (an existing member's shares are left alone).
+    await Grant.get_pymongo_collection().delete_many({"company": company_id, "user": user.id})
+    scope.record_write("members:add", resource, decision)
     return membership, user
 
 
@@ -115,9 +113,9 @@ async def _membership(company_id: ObjectId, user_id: ObjectId) -> dict[str, Any]
     return doc  # type: ignore[no-any-return]
 
 
-async def _admins_left(company_id: ObjectId) -> int:
+async def _admins_left(company_id: ObjectId, session: AsyncClientSession | None) -> int:
     return await Membership.get_pymongo_collection().count_documents(
-        {"company": company_id, "role": Role.ADMIN.value}
+        {"company": company_id, "role": Role.ADMIN.value}, session=session
     )
 
 
@@ -129,34 +127,43 @@ async def change_role(
     decision = scope.authorize("members:update", resource)
     # One membership change per company at a time in this process: the last-admin check
     # must see the other changes' writes, which the dev database may otherwise lose.
-    async with document_lock(company_id):
-        return await _change_role(scope, company_id, user_id, role, decision)
+    async with document_lock(company_id), db.transaction() as session:
+        current = await _change_role(scope, company_id, user_id, role, session)
+    scope.record_write("members:update", resource, decision)
+    return {**current, "role": role.value}
 
 
 async def _change_role(
-    scope: Scope, company_id: ObjectId, user_id: ObjectId, role: Role, decision: Decision
+    scope: Scope,
+    company_id: ObjectId,
+    user_id: ObjectId,
+    role: Role,
+    session: AsyncClientSession | None,
 ) -> dict[str, Any]:
-    resource = company_resource(company_id)
+    """The steps of `change_role`; returns the membership as it was."""
     current = await _membership(company_id, user_id)
     if current["role"] == role.value:
         return current
     coll = Membership.get_pymongo_collection()
     await coll.update_one(
-        {"_id": current["_id"]}, {"$set": {"role": role.value, "updated_at": utcnow()}}
+        {"_id": current["_id"]},
+        {"$set": {"role": role.value, "updated_at": utcnow()}},
+        session=session,
     )
 
     def revert() -> Any:
         return coll.update_one(
             {"_id": current["_id"], "role": role.value},
             {"$set": {"role": current["role"], "updated_at": current["updated_at"]}},
+            session=session,
         )
 
     try:
-        if current["role"] == Role.ADMIN.value and await _admins_left(company_id) == 0:
+        if current["role"] == Role.ADMIN.value and await _admins_left(company_id, session) == 0:
             await revert()
             raise Conflict(LAST_ADMIN)
         if not scope.engine.is_assignable(role.value):
-            await _unassign(company_id, user_id)
+            await _unassign(company_id, user_id, session)
     except Conflict:
         raise
     except BaseException:
@@ -164,8 +171,7 @@ async def _change_role(
         # no admin, and a customer may not keep assignments. Undo, so a retry starts over.
         await _compensate(revert())
         raise
-    scope.record_write("members:update", resource, decision)
-    return {**current, "role": role.value}
+    return current
 
 
 async def remove_member(
@@ -174,29 +180,32 @@ async def remove_member(
     """Remove a member and every access they had there (grants, assignments)."""
     resource = company_resource(company_id)
     decision = scope.authorize("members:remove", resource)
-    async with document_lock(company_id):  # see change_role
-        await _remove_member(scope, company_id, user_id, decision)
+    async with document_lock(company_id), db.transaction() as session:  # see change_role
+        await _remove_member(company_id, user_id, session)
+    scope.record_write("members:remove", resource, decision)
 
 
 async def _remove_member(
-    scope: Scope, company_id: ObjectId, user_id: ObjectId, decision: Decision
+    company_id: ObjectId, user_id: ObjectId, session: AsyncClientSession | None
 ) -> None:
-    resource = company_resource(company_id)
+    """The steps of `remove_member`."""
     current = await _membership(company_id, user_id)
     coll = Membership.get_pymongo_collection()
-    await coll.delete_one({"_id": current["_id"]})
+    await coll.delete_one({"_id": current["_id"]}, session=session)
 
     async def restore() -> None:
         with contextlib.suppress(DuplicateKeyError):
-            await coll.insert_one(current)
+            await coll.insert_one(current, session=session)
 
     try:
-        if current["role"] == Role.ADMIN.value and await _admins_left(company_id) == 0:
+        if current["role"] == Role.ADMIN.value and await _admins_left(company_id, session) == 0:
             await restore()
             raise Conflict(LAST_ADMIN)
         # The membership is gone, so the engine already ignores these; delete them for good.
-        await Grant.get_pymongo_collection().delete_many({"company": company_id, "user": user_id})
-        await _unassign(company_id, user_id)
+        await Grant.get_pymongo_collection().delete_many(
+            {"company": company_id, "user": user_id}, session=session
+        )
+        await _unassign(company_id, user_id, session)
     except Conflict:
         raise
     except BaseException:
@@ -204,14 +213,16 @@ async def _remove_member(
         # assigned to a non-member, and a retry would find no member to remove. Undo it.
         await _compensate(restore())
         raise
-    scope.record_write("members:remove", resource, decision)
 
 
-async def _unassign(company_id: ObjectId, user_id: ObjectId) -> None:
+async def _unassign(
+    company_id: ObjectId, user_id: ObjectId, session: AsyncClientSession | None
+) -> None:
     """Tickets may only be assigned to admins and agents of their company."""
     await Ticket.get_pymongo_collection().update_many(
         {"company": company_id, "assigned_to": user_id},
         {"$set": {"assigned_to": None, "updated_at": utcnow()}},
+        session=session,
     )
 
 
