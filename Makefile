@@ -1,47 +1,54 @@
 # Task commands: each target is a thin call of the real tool. See README.md.
-PYTHON  ?= python3
-BUILD   := build
-UV      := $(BUILD)/uv/bin/uv
-VENV    := .venv
-PY      := $(VENV)/bin/python
-DEVDB   := $(BUILD)/devdb
+PYTHON     ?= python3
+BUILD      := build
+UV         := $(BUILD)/uv/bin/uv
+VENV       := .venv
+PY         := $(VENV)/bin/python
+DEVDB_PORT ?= 27018
 
-.PHONY: setup run test lint bench demo seed clean
+.PHONY: setup devdb run test lint bench demo seed clean
 
-setup: $(VENV)/.synced $(DEVDB)
+setup: $(VENV)/.synced
 
 # uv itself comes from PyPI into a private virtualenv, so nothing global is needed.
 $(UV):
-	$(PYTHON) -m venv $(BUILD)/uv
-	$(BUILD)/uv/bin/pip install --quiet --disable-pip-version-check "uv>=0.5,<1"
+	@echo "setup: installing uv (the Python package manager) into $(BUILD)/uv; once, a few seconds"
+	@$(PYTHON) -m venv $(BUILD)/uv
+	@$(BUILD)/uv/bin/pip install --quiet --disable-pip-version-check "uv>=0.5,<1"
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --quiet
+	@echo "setup: installing the Python dependencies from uv.lock into $(VENV); once, about a minute the first time"
+	@$(UV) sync --frozen
 	@touch $@
 
-# FerretDB embedded in a tiny Go launcher; modules from the Go proxy, pinned by go.sum.
-$(DEVDB): scripts/devdb/main.go scripts/devdb/go.mod scripts/devdb/go.sum
-	cd scripts/devdb && go build -trimpath -o ../../$(DEVDB) .
+# The fast development database server (SecantusDB's Rust server), built once per machine
+# into ~/.cache/ticketing; without a Rust toolchain, the Python server is used instead.
+devdb: setup
+	@$(PY) -m scripts.devdb build
 
+# Starts on the Python server and builds the Rust one in the background if it is missing.
 run: setup
-	$(PY) -m scripts.run
+	@$(PY) -m scripts.run
 
-test: setup
+# The suite on a one-node replica set (transactions), then the tests of multi-document
+# writes and outages again on a standalone server (no transactions: the undo path).
+test: devdb
 	$(PY) -m pytest
+	DEVDB_TOPOLOGY=standalone $(PY) -m pytest -m topologies
 
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-bench: setup
+bench: devdb
 	$(PY) -m scripts.bench
 
 demo: setup
 	$(PY) -m scripts.demo
 
 seed: setup
-	$(PY) -m scripts.seed
+	MONGODB_URI="$${MONGODB_URI:-mongodb://127.0.0.1:$(DEVDB_PORT)/}" $(PY) -m scripts.seed
 
 clean:
-	rm -rf $(BUILD) $(VENV) .devdb .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(BUILD) $(VENV) .devdb .devdb.log .pytest_cache .mypy_cache .ruff_cache

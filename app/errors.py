@@ -12,7 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, ExecutionTimeout
 
 from authz.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
@@ -114,6 +114,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(ConnectionFailure, _database_down)
+    # A bounded operation (a transaction's retries) ran out of time: busy or away, retry.
+    app.add_exception_handler(ExecutionTimeout, _database_down)
     app.add_exception_handler(Exception, _unexpected)
 
 

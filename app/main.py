@@ -34,9 +34,9 @@ ever return what the caller may see.
 async def _recover(db: Database, settings: Settings) -> None:
     """Initialise once the database answers, then finish the company deletions that a crash
     or an outage interrupted (their steps are idempotent, so any worker may do it)."""
-    await initialise_with_retry(db, settings)
+    await initialise_with_retry(db)
     try:
-        finished = await tenancy.resume_deletions(db)
+        finished = await tenancy.resume_deletions()
     except PyMongoError as exc:
         log.warning("interrupted company deletions not finished (%s)", type(exc).__name__)
         return
@@ -60,10 +60,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(make_client(settings), settings.mongodb_db)
+        db = Database(
+            make_client(settings),
+            settings.mongodb_db,
+            transaction_seconds=2 * settings.db_timeout_ms / 1000,
+        )
         app.state.db = db
         try:
-            await initialise(db, settings)
+            await initialise(db)
         except PyMongoError as exc:
             log.warning(
                 "database unavailable at start-up (%s); serving 503 until it answers",
@@ -72,9 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Off the start-up path: a large tenant's deletion must not delay readiness.
         recovery = asyncio.create_task(_recover(db, settings), name="recovery")
         app.state.recovery = recovery
-        audit = AuditLog(
-            settings.audit_flush_seconds, settings.audit_retention_days, purge=not db.supports_ttl
-        )
+        audit = AuditLog(settings.audit_flush_seconds, settings.audit_retention_days)
         app.state.audit = audit
         audit.start()
         try:

@@ -1,8 +1,8 @@
 """The audit trail writer: records decisions and writes off the request's critical path.
 
 Events are queued in memory and flushed in batches by one background task, so a request
-never waits for an audit insert. On servers without TTL indexes (FerretDB v1) the same task
-purges events older than the retention period.
+never waits for an audit insert. Each event carries its expiry; the server's TTL index
+deletes it then.
 """
 
 import asyncio
@@ -20,19 +20,15 @@ log = logging.getLogger("authz.audit")
 
 MAX_QUEUE = 10_000
 BATCH = 500
-PURGE_EVERY_SECONDS = 3600.0
 
 
 class AuditLog:
     """A buffered, batched writer of `audit_events`."""
 
-    def __init__(
-        self, flush_seconds: float = 0.5, retention_days: int = 90, purge: bool = False
-    ) -> None:
+    def __init__(self, flush_seconds: float = 0.5, retention_days: int = 90) -> None:
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_QUEUE)
         self._flush_seconds = flush_seconds
         self._retention = timedelta(days=retention_days)
-        self._purge = purge
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
 
@@ -48,8 +44,10 @@ class AuditLog:
         reason: str,
     ) -> None:
         """Queue one event; never blocks and never raises (a full queue drops and counts)."""
+        now = utcnow()
         event = {
-            "time": utcnow(),
+            "time": now,
+            "expires_at": now + self._retention,
             "user": user,
             "company": company,
             "action": action,
@@ -100,22 +98,7 @@ class AuditLog:
                 break
         return written
 
-    async def purge_expired(self) -> int:
-        """Delete events past the retention period (the TTL fallback)."""
-        result = await AuditEvent.get_pymongo_collection().delete_many(
-            {"time": {"$lt": utcnow() - self._retention}}
-        )
-        return result.deleted_count
-
     async def _run(self) -> None:
-        since_purge = PURGE_EVERY_SECONDS
         while True:
             await asyncio.sleep(self._flush_seconds)
             await self.flush()
-            since_purge += self._flush_seconds
-            if self._purge and since_purge >= PURGE_EVERY_SECONDS:
-                since_purge = 0.0
-                try:
-                    await self.purge_expired()
-                except PyMongoError as exc:
-                    log.warning("audit purge failed (%s)", type(exc).__name__)

@@ -8,7 +8,7 @@ denials and writes go to the audit trail. Routers never touch the collections th
 (tests/test_architecture.py fails if one does).
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bson import ObjectId
@@ -19,7 +19,7 @@ from authz.audit import AuditLog
 from authz.engine import Decision, Engine, Principal, Resource
 from authz.errors import DomainError, NotFound
 from authz.listing import STRATEGIES, ListRequest, Page, Strategy, conjoin
-from models import AuditEvent, Company, Membership, Ticket, document_lock
+from models import AuditEvent, Company, Membership, Ticket
 
 _MODELS = {"ticket": Ticket, "members": Membership, "company": Company, "audit": AuditEvent}
 
@@ -107,6 +107,18 @@ class Scope:
         )
         return await cursor.to_list()
 
+    async def aggregate(
+        self, permission: str, resource_type: str, pipeline: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Run `pipeline` over the documents the caller holds `permission` on.
+
+        The compiled filter is the first stage, so the later ones (`$lookup`, `$group`, ...)
+        only ever see what the caller may see.
+        """
+        stages = [{"$match": self.filter(permission, resource_type)}, *pipeline]
+        cursor = await self.collection(resource_type).aggregate(stages)
+        return await cursor.to_list()
+
     async def get(
         self,
         resource_type: str,
@@ -155,13 +167,12 @@ class Scope:
         """
         decision = self.authorize(permission, resource)
         assert resource.id is not None  # noqa: S101 - single-document writes name one
-        async with document_lock(resource.id):
-            doc = await self.collection(resource.type).find_one_and_update(
-                self.filter(permission, resource.type, {"_id": resource.id}),
-                dict(update),
-                return_document=True,
-                session=session,
-            )
+        doc = await self.collection(resource.type).find_one_and_update(
+            self.filter(permission, resource.type, {"_id": resource.id}),
+            dict(update),
+            return_document=True,
+            session=session,
+        )
         if doc is None:
             raise NotFound(f"{resource.type} not found")
         self.record_write(permission, resource, decision)
@@ -169,12 +180,14 @@ class Scope:
 
     async def delete(
         self, resource: Resource, permission: str, session: AsyncClientSession | None = None
-    ) -> None:
-        """Delete one resource after authorizing it."""
+    ) -> tuple[dict[str, Any], Decision]:
+        """Delete one resource after authorizing it; return the deleted document and the
+        decision, which the caller records once the write is final (it may be part of a
+        transaction that has yet to commit)."""
         decision = self.authorize(permission, resource)
-        result = await self.collection(resource.type).delete_one(
+        doc = await self.collection(resource.type).find_one_and_delete(
             self.filter(permission, resource.type, {"_id": resource.id}), session=session
         )
-        if result.deleted_count == 0:
+        if doc is None:
             raise NotFound(f"{resource.type} not found")
-        self.record_write(permission, resource, decision)
+        return doc, decision

@@ -1,8 +1,8 @@
 """Beanie documents: the collections of the ticketing service and their indexes."""
 
 from models.audit import AuditEvent
-from models.common import document_lock, utcnow
-from models.company import Company
+from models.common import utcnow
+from models.company import LIVE_COMPANY, Company
 from models.grant import Grant
 from models.login import LoginThrottle
 from models.membership import Membership, Role
@@ -13,6 +13,7 @@ DOCUMENT_MODELS: list[type] = [User, Company, Membership, Ticket, Grant, AuditEv
 
 __all__ = [
     "DOCUMENT_MODELS",
+    "LIVE_COMPANY",
     "AuditEvent",
     "Company",
     "Grant",
@@ -24,6 +25,5 @@ __all__ = [
     "Status",
     "Ticket",
     "User",
-    "document_lock",
     "utcnow",
 ]

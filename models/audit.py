@@ -10,14 +10,14 @@ from models.common import utcnow
 
 
 class AuditEvent(Document):
-    """One decision or write. Expires after the configured retention.
+    """One decision or write. The server deletes it at `expires_at` (a TTL index).
 
-    The TTL index on `time` is created by the application at start-up, not declared here:
-    servers without TTL support (FerretDB v1) refuse it, and the app falls back to a
-    periodic purge there.
+    Each event carries its own expiry, set from the retention the API is configured with
+    when the event is written, so changing the retention needs no index change.
     """
 
     time: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
     user: PydanticObjectId | None = None
     company: PydanticObjectId | None = None
     action: str
@@ -30,4 +30,5 @@ class AuditEvent(Document):
         name = "audit_events"
         indexes = [
             IndexModel([("company", ASCENDING), ("_id", DESCENDING)], name="company_id"),
+            IndexModel([("expires_at", ASCENDING)], name="expiry_ttl", expireAfterSeconds=0),
         ]

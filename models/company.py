@@ -7,19 +7,25 @@ from pydantic import Field
 
 from models.common import utcnow
 
+# A company whose deletion has started is gone for its members at once.
+LIVE_COMPANY = {"deleting": {"$ne": True}}
+
 
 class Company(Document):
     """A tenant.
 
     `ticket_seq` is the last ticket number handed out; it is incremented atomically
     (`$inc` on this one document) so numbers stay unique and sequential under concurrent
-    creation. `deleting` marks a tenant whose deletion has started: it is hidden at once,
-    and a retried deletion finishes the remaining idempotent steps.
+    creation. `members_version` is written by every change of the company's memberships
+    made in a transaction, so that two such changes conflict (see app/services/tenancy.py).
+    `deleting` marks a tenant whose deletion has started: it is hidden at once, and a
+    retried deletion finishes the remaining idempotent steps.
     """
 
     name: str
     created_by: PydanticObjectId
     ticket_seq: int = 0
+    members_version: int = 0
     deleting: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

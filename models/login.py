@@ -1,4 +1,4 @@
-"""Failed sign-in counters, kept in the database so every API worker sees the same ones."""
+"""Sign-in attempt counters, kept in the database so every API worker sees the same ones."""
 
 from datetime import datetime
 
@@ -10,13 +10,22 @@ from models.common import utcnow
 
 
 class LoginThrottle(Document):
-    """Failures for one key (`account:<email>` or `ip:<address>`) in the current window."""
+    """Attempts for one key (`account:<email>` or `ip:<address>`) in its current window.
+
+    `attempts` counts sign-ins that have claimed a password check in the window (those in
+    flight and those that failed); the server forgets the key at `expires_at` (TTL), once
+    its window and any lock are over.
+    """
 
     key: str
-    failures: int = 0
+    attempts: int = 0
     window_start: datetime = Field(default_factory=utcnow)
     locked_until: datetime | None = None
+    expires_at: datetime
 
     class Settings:
         name = "login_throttle"
-        indexes = [IndexModel([("key", ASCENDING)], name="key_unique", unique=True)]
+        indexes = [
+            IndexModel([("key", ASCENDING)], name="key_unique", unique=True),
+            IndexModel([("expires_at", ASCENDING)], name="expiry_ttl", expireAfterSeconds=0),
+        ]

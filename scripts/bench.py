@@ -270,11 +270,11 @@ def database() -> Iterator[tuple[str, int | None]]:
         yield uri, None
         return
     with tempfile.TemporaryDirectory(prefix="devdb-bench-") as tmp:
-        proc, uri = devdb.start(Path(tmp))
+        server = devdb.start(Path(tmp) / "data")
         try:
-            yield uri, proc.pid
+            yield server.uri, server.proc.pid
         finally:
-            devdb.stop(proc)
+            server.stop()
 
 
 def db_name(size: int) -> str:
@@ -293,26 +293,16 @@ def bench_settings(uri: str, name: str, secret: str) -> Settings:
     )
 
 
-def _embedded_ferretdb() -> str:
-    """The FerretDB version `scripts/devdb` is built with (from its go.mod)."""
-    with contextlib.suppress(OSError):
-        for line in (ROOT / "scripts" / "devdb" / "go.mod").read_text().splitlines():
-            words = line.split()
-            if "github.com/FerretDB/FerretDB" in words:
-                return words[words.index("github.com/FerretDB/FerretDB") + 1]
-    return "?"
-
-
 async def server_version(client: AsyncMongoClient[Doc], ours: bool) -> str:
-    """What the server says it is; for our own dev database, the embedded FerretDB version."""
+    """What the server says it is (SecantusDB names its own server and version)."""
     info = await client.admin.command("buildInfo")
     wire = info.get("version", "?")
-    if "ferretdbVersion" not in info:
+    if "secantusVersion" not in info:
         return f"MongoDB {wire}"
-    version = info["ferretdbVersion"]
-    if version in ("", "unknown") and ours:
-        version = f"{_embedded_ferretdb()}, SQLite backend (scripts/devdb)"
-    return f"FerretDB {version} (MongoDB wire version {wire})"
+    status = await client.admin.command("serverStatus")
+    kind = status.get("secantus", {}).get("server", "?")
+    where = " (scripts/devdb)" if ours else ""
+    return f"SecantusDB {info['secantusVersion']}, {kind} server{where} (MongoDB {wire})"
 
 
 @dataclass(frozen=True)
@@ -379,7 +369,7 @@ async def discover(db: AsyncDatabase[Doc]) -> World:
 
 async def bind(client: AsyncMongoClient[Doc], settings: Settings) -> None:
     """Point Beanie (and so `load_principal`) at one database, with the app's indexes."""
-    await initialise(Database(client, settings.mongodb_db), settings)
+    await initialise(Database(client, settings.mongodb_db))
 
 
 # -- check_vs_pycasbin -----------------------------------------------------------------------

@@ -146,10 +146,8 @@ async def bind_models(db: AsyncDatabase[Any]) -> None:
     except CollectionWasNotInitialized:
         bound = None
     if bound != db:
-        # Indexes are the API's to create (app.db.initialise), and only the API's: FerretDB
-        # v1.24 crashes the connection when asked to create a batch of indexes that all
-        # exist already, so a seed that created them first would stop the API starting.
-        await init_beanie(database=db, document_models=DOCUMENT_MODELS, skip_indexes=True)
+        # With the indexes: the unique ones are what make seeding twice find, not duplicate.
+        await init_beanie(database=db, document_models=DOCUMENT_MODELS)
 
 
 async def seed_demo(db: AsyncDatabase[Any], console: Console | None = None) -> bool:
@@ -328,8 +326,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m scripts.seed",
         description="Seed the demo tenants (default) or bulk synthetic data. Connects to "
-        "MONGODB_URI (default mongodb://127.0.0.1:27017), database MONGODB_DB (default "
-        "ticketing).",
+        "MONGODB_URI (`make seed` defaults it to the dev database of `make run`, "
+        "mongodb://127.0.0.1:27018), database MONGODB_DB (default ticketing).",
     )
     parser.add_argument("--tenants", type=_count, help="bulk mode: number of companies")
     parser.add_argument("--tickets-per-tenant", type=_count, help="bulk mode (default 100)")
@@ -385,7 +383,9 @@ async def run(args: argparse.Namespace, console: Console) -> int:
         console.print(
             f"[red]seed: the database at MONGODB_URI did not answer or refused "
             f"({type(exc).__name__}: {first_line})[/red]\n"
-            "Start one with `make run`, or point MONGODB_URI at a MongoDB server."
+            "`make seed` uses the dev database that `make run` serves (port DEVDB_PORT, "
+            "27018 by default): start `make run` in another terminal, or point MONGODB_URI "
+            "at a MongoDB server."
         )
         return 1
     finally:

@@ -1,7 +1,10 @@
 """Test fixtures, in Beanie's own shape: one database for the session, data cleared per test.
 
-The database is real: `MONGODB_URI` when set, else a development database (FerretDB)
-started for the run in a temporary folder.
+The database is real: `MONGODB_URI` when set, else a development database (SecantusDB)
+started for the run in a temporary folder. `DEVDB_TOPOLOGY=standalone` starts it without
+its replica-set advertisement (or uses `MONGODB_STANDALONE_URI`), so the app takes the path
+of a server without transactions; `make test` runs the tests marked `topologies` that way
+after the whole suite.
 """
 
 import os
@@ -19,14 +22,30 @@ from app.main import create_app
 from models import DOCUMENT_MODELS
 from scripts.devdb import process as devdb
 from tests.utils.factories import World
+from tests.utils.topology import STANDALONE
 
 TEST_SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 
 @pytest.fixture(scope="session")
 def mongodb_uri() -> Iterator[str]:
-    """A MongoDB-wire server for the whole run."""
-    with tempfile.TemporaryDirectory(prefix="devdb-test-") as tmp, devdb.database(Path(tmp)) as uri:
+    """A MongoDB-wire server for the whole run, of the topology asked for."""
+    if STANDALONE:
+        given = os.environ.get("MONGODB_STANDALONE_URI")
+        if given:
+            yield given
+            return
+        with tempfile.TemporaryDirectory(prefix="devdb-test-") as tmp:
+            server = devdb.start(Path(tmp) / "data", standalone=True)
+            try:
+                yield server.uri
+            finally:
+                server.stop()
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="devdb-test-") as tmp,
+        devdb.database(Path(tmp) / "data") as uri,
+    ):
         yield uri
 
 

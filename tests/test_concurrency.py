@@ -4,11 +4,12 @@ The writes are fired together with `asyncio.gather` through the in-process clien
 the cases where it matters, split between this app and a second API process on the same
 database (a real second worker, sharing nothing but the database).
 
-What holds them is the database's unique indexes (one account per email, one membership
-per user and company, one grant per tuple, one ticket per company and number) and
-verify-then-revert for the last-admin rule. Not `$inc` or read-modify-write: the dev
-database (FerretDB v1) applies updates as a read-modify-write, so parallel increments of
-one document can be lost.
+What holds them is the database alone, with no lock in the application: unique indexes
+(one account per email, one membership per user and company, one grant per tuple, one
+ticket per company and number), atomic single-document updates (`$inc` of the ticket
+counter, `$push` of a reply), and for the last-admin rule, transactions that conflict on
+the company (replica set) or verify-then-undo (standalone). The tests marked `topologies`
+run on both.
 """
 
 import asyncio
@@ -177,10 +178,6 @@ async def _admins(company: Company) -> set[str]:
     return {str(m.user) for m in members}
 
 
-# Each round, each membership is written by one request: FerretDB v1 (the dev database)
-# rewrites a whole document from a stale read when two updates of the same document race,
-# which can undo the revert that protects the last admin. MongoDB applies each update
-# atomically, where the rule holds for any mix (see app/services/tenancy.py).
 PATTERNS = {
     "each demotes the other": [("a", "b", "agent"), ("b", "a", "customer")],
     "each demotes themself": [("a", "a", "agent"), ("b", "b", "customer")],
@@ -188,6 +185,7 @@ PATTERNS = {
 }
 
 
+@pytest.mark.topologies
 @pytest.mark.parametrize("pattern", list(PATTERNS))
 async def test_parallel_demotions_keep_an_admin(
     client: httpx.AsyncClient, world: World, pattern: str
@@ -220,6 +218,7 @@ async def test_parallel_demotions_keep_an_admin(
         )
 
 
+@pytest.mark.topologies
 async def test_parallel_removals_keep_an_admin(client: httpx.AsyncClient, world: World) -> None:
     a, b = await world.user("alice"), await world.user("bob")
     for n in range(10):
@@ -235,35 +234,77 @@ async def test_parallel_removals_keep_an_admin(client: httpx.AsyncClient, world:
         assert await _admins(company), f"round {n}: {[r.status_code for r in rs]}"
 
 
-async def test_parallel_writes_to_one_ticket_are_all_kept(
-    client: httpx.AsyncClient, world: World
+@pytest.mark.topologies
+async def test_parallel_writes_to_one_ticket_from_two_processes_are_all_kept(
+    client: httpx.AsyncClient, remote: httpx.AsyncClient, world: World
 ) -> None:
-    """Replies and updates racing on one ticket in one API process: none is lost (the dev
-    database would lose all but a few without the per-document lock)."""
+    """Replies, an update and shares racing on one ticket from two API processes: each
+    is one atomic write on the server, and none is lost."""
     sara, lisa = await world.user("sara"), await world.user("lisa")
+    viewers = [await world.user(f"viewer{i}") for i in range(6)]
     company = await world.company("Acme", admin=sara)
-    await world.member(company, lisa, Role.CUSTOMER)
+    for user in (lisa, *viewers):
+        await world.member(company, user, Role.CUSTOMER)
     ticket = await world.ticket(company, lisa)
     url = f"/tickets/{ticket.id}"
     rs = await asyncio.gather(
         *(
-            client.post(f"{url}/replies", json={"body": f"reply {i}"}, headers=world.auth(lisa))
+            (client, remote)[i % 2].post(
+                f"{url}/replies", json={"body": f"reply {i}"}, headers=world.auth(lisa)
+            )
             for i in range(20)
         ),
-        client.patch(url, json={"priority": "urgent"}, headers=world.auth(sara)),
+        *(
+            (client, remote)[i % 2].post(
+                f"{url}/viewers", json={"user_id": str(v.id)}, headers=world.auth(sara)
+            )
+            for i, v in enumerate(viewers)
+        ),
+        remote.patch(url, json={"priority": "urgent"}, headers=world.auth(sara)),
     )
-    assert [r.status_code for r in rs] == [201] * 20 + [200]
+    assert [r.status_code for r in rs] == [201] * 26 + [200], [r.text for r in rs if r.is_error]
     stored = await Ticket.get(ticket.id)
     assert stored is not None
     assert sorted(r.body for r in stored.replies) == sorted(f"reply {i}" for i in range(20))
     assert stored.priority == "urgent"
+    shared = {g.user for g in await Grant.find(Grant.resource_id == ticket.id).to_list()}
+    assert shared == {v.id for v in viewers}
 
 
-async def test_any_mix_of_parallel_demotions_keeps_an_admin(
-    client: httpx.AsyncClient, world: World
+@pytest.mark.topologies
+async def test_parallel_role_changes_from_two_processes_are_all_kept(
+    client: httpx.AsyncClient, remote: httpx.AsyncClient, world: World
 ) -> None:
-    """Two admins each demote both admins at once, so two writers race on each
-    membership: one process serialises a company's membership changes."""
+    """Every member of one company gets a new role at once, half of the changes through
+    each process: in a transaction they conflict on the company and are retried, and each
+    acknowledged change is the member's role afterwards."""
+    sara = await world.user("sara")
+    company = await world.company("Acme", admin=sara)
+    members = [await world.user(f"member{i}") for i in range(10)]
+    for user in members:
+        await world.member(company, user, Role.CUSTOMER)
+    wanted = {u.id: ("agent", "admin")[i % 2] for i, u in enumerate(members)}
+    rs = await asyncio.gather(
+        *(
+            (client, remote)[i % 2].patch(
+                f"/companies/{company.id}/members/{u.id}",
+                json={"role": wanted[u.id]},
+                headers=world.auth(sara),
+            )
+            for i, u in enumerate(members)
+        )
+    )
+    assert [r.status_code for r in rs] == [200] * len(members), [r.text for r in rs]
+    stored = await Membership.find(Membership.company == company.id).to_list()
+    assert {m.user: m.role for m in stored if m.user != sara.id} == wanted
+
+
+@pytest.mark.topologies
+async def test_any_mix_of_parallel_demotions_keeps_an_admin(
+    client: httpx.AsyncClient, remote: httpx.AsyncClient, world: World
+) -> None:
+    """Two admins each demote both admins at once, from two API processes, so two writers
+    race on each membership: the company always keeps an admin."""
     a, b = await world.user("alice"), await world.user("bob")
     for n in range(8):
         company = await world.company(f"Round {n}")
@@ -272,8 +313,8 @@ async def test_any_mix_of_parallel_demotions_keeps_an_admin(
         base = f"/companies/{company.id}/members"
         rs = await asyncio.gather(
             *(
-                client.patch(f"{base}/{target.id}", json={"role": role}, headers=world.auth(actor))
-                for actor in (a, b)
+                via.patch(f"{base}/{target.id}", json={"role": role}, headers=world.auth(actor))
+                for via, actor in ((client, a), (remote, b))
                 for target, role in ((a, "agent"), (b, "customer"))
             )
         )

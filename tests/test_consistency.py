@@ -1,12 +1,14 @@
-"""Consistency without transactions: a step that fails must not leave a half-done write.
+"""Consistency of the writes that span documents: a failing step leaves no half-done write.
 
-The dev database has no transactions (a standalone MongoDB neither), so the writes that span
-documents are ordered, idempotent steps with compensation. Here one step of each such write
-is made to fail once, the way a dropped connection does (`AutoReconnect`, a 503 to the
-client), and the data is checked: either the write never happened, or a retry (by the
-client, or at the next start-up) finishes it. Nothing is mocked but the one failing call.
+Each such write goes through `app.atomic`: a transaction on a replica set, ordered steps
+that undo themselves on a standalone server. These tests run on both (`make test` runs them
+a second time with `DEVDB_TOPOLOGY=standalone`). One step of each write is made to fail
+once, the way a dropped connection does (`AutoReconnect`, a 503 to the client), and the
+data is checked: either the write never happened, or a retry (by the client, or at the next
+start-up) finishes it. Nothing is mocked but the one failing call.
 """
 
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,9 @@ from app.services import tenancy
 from models import Company, Grant, Membership, Role, Ticket, User
 from tests.utils.factories import World
 from tests.utils.instances import instance
+from tests.utils.topology import STANDALONE
+
+pytestmark = pytest.mark.topologies
 
 
 class Fault:
@@ -111,6 +116,13 @@ async def assert_invariants(company_id: object) -> None:
     assert set(state["grants"]) <= set(roles), state
     for assignee in state["assigned"]:
         assert assignee == "None" or roles.get(assignee) in ("admin", "agent"), state
+
+
+async def test_the_topology_is_the_one_asked_for(app: FastAPI) -> None:
+    """Each pass of `make test` really takes the path it is meant to test."""
+    if "MONGODB_URI" in os.environ and not STANDALONE:
+        pytest.skip("the topology of MONGODB_URI is the operator's choice")
+    assert app.state.db.supports_transactions is not STANDALONE
 
 
 # -- company creation --------------------------------------------------------------------------
@@ -263,7 +275,7 @@ async def test_interrupted_deletion_is_hidden_and_finished(
     r = await client.delete(f"/companies/{cid}", headers=h)
     if last_step:
         assert r.status_code == 404
-        assert await tenancy.resume_deletions(app.state.db) == 1
+        assert await tenancy.resume_deletions() == 1
     else:
         assert r.status_code == 204
     assert await tenant_state(cid) == GONE
@@ -315,3 +327,59 @@ async def test_other_tenants_are_untouched_by_a_failed_deletion(
     assert await tenant_state(globex.id) == before
     r = await client.get("/companies", headers=world.auth(acme.mark))
     assert [c["id"] for c in r.json()] == [str(PydanticObjectId(globex.id))]
+
+
+# -- members added, tickets deleted and numbered -------------------------------------------------
+
+
+async def test_adding_a_member_whose_stale_grants_cannot_be_cleared_adds_nothing(
+    client: httpx.AsyncClient, world: World, acme: Acme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A grant left by an interrupted removal must not come back to life with a new
+    membership: if it cannot be cleared, the membership is not added either."""
+    cid = acme.company.id
+    dora = await world.user("dora")
+    await Grant(
+        user=dora.id, role="viewer", resource_type="ticket", resource_id=acme.ticket.id, company=cid
+    ).insert()
+    fault = Fault(monkeypatch, Grant.get_pymongo_collection(), "delete_many", on_company(cid))
+    body = {"email": dora.email, "role": "customer"}
+    r = await client.post(f"/companies/{cid}/members", json=body, headers=world.auth(acme.sara))
+    assert fault.fired == 1 and r.status_code == 503
+    assert str(dora.id) not in dict((await tenant_state(cid))["members"])
+    r = await client.post(f"/companies/{cid}/members", json=body, headers=world.auth(acme.sara))
+    assert r.status_code == 201
+    state = await tenant_state(cid)
+    assert dict(state["members"])[str(dora.id)] == "customer"
+    assert str(dora.id) not in state["grants"]
+
+
+async def test_deleting_a_ticket_whose_grants_cannot_be_deleted_keeps_it(
+    client: httpx.AsyncClient, world: World, acme: Acme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ticket and grants go together: Carl keeps his view of a ticket that is still there."""
+    tid = acme.ticket.id
+    fault = Fault(monkeypatch, Grant.get_pymongo_collection(), "delete_many")
+    r = await client.delete(f"/tickets/{tid}", headers=world.auth(acme.sara))
+    assert fault.fired == 1 and r.status_code == 503
+    assert (await client.get(f"/tickets/{tid}", headers=world.auth(acme.carl))).status_code == 200
+    assert (
+        await client.delete(f"/tickets/{tid}", headers=world.auth(acme.sara))
+    ).status_code == 204
+    assert await Ticket.get(tid) is None
+    assert await Grant.find(Grant.resource_id == tid).count() == 0
+
+
+async def test_a_failed_ticket_insert_never_reuses_its_number(
+    client: httpx.AsyncClient, world: World, acme: Acme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The number is taken by an atomic `$inc` before the insert: a failed insert leaves a
+    gap, never a duplicate."""
+    fault = Fault(monkeypatch, Ticket, "insert")
+    body = {"company_id": str(acme.company.id), "subject": "s", "description": "d"}
+    r = await client.post("/tickets", json=body, headers=world.auth(acme.lisa))
+    assert fault.fired == 1 and r.status_code == 503
+    r = await client.post("/tickets", json=body, headers=world.auth(acme.lisa))
+    assert r.status_code == 201 and r.json()["number"] == acme.ticket.number + 2
+    numbers = [t.number for t in await Ticket.find(Ticket.company == acme.company.id).to_list()]
+    assert len(numbers) == len(set(numbers)) == 2

@@ -10,7 +10,6 @@ API, and every write acknowledged before the outage is still there.
 
 import asyncio
 import signal
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -27,6 +26,9 @@ from authz.audit import AuditLog
 from models import AuditEvent
 from scripts.devdb import process as devdb
 from tests.utils.instances import client_for, instance
+from tests.utils.topology import STANDALONE
+
+pytestmark = pytest.mark.topologies
 
 TIMEOUT_MS = 300
 # A request while the database is away must be answered within a few server-selection
@@ -37,24 +39,25 @@ PASSWORD = "outage-pass-2026"
 
 @dataclass
 class Outage:
-    """A devdb process that can be stopped and started again on the same port and data."""
+    """A dev database that can be stopped and started again on the same port and data, of
+    the topology of this pass of the suite."""
 
     data: Path
     port: int
-    proc: subprocess.Popen[bytes] | None = None
+    server: devdb.Server | None = None
 
     @property
     def uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/"
 
     def start(self) -> None:
-        self.proc, _ = devdb.start(self.data, self.port)
+        self.server = devdb.start(self.data, self.port, standalone=STANDALONE)
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        self.proc.wait(10)
-        self.proc = None
+        assert self.server is not None
+        self.server.proc.send_signal(sig)
+        self.server.proc.wait(15)
+        self.server = None
 
 
 @pytest.fixture
@@ -64,8 +67,8 @@ def outage(tmp_path: Path) -> Iterator[Outage]:
     try:
         yield db
     finally:
-        if db.proc is not None:
-            devdb.stop(db.proc)
+        if db.server is not None:
+            db.server.stop()
 
 
 @pytest.fixture

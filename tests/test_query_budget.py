@@ -39,13 +39,13 @@ async def commands(app: FastAPI, settings: Settings) -> AsyncIterator[CommandLog
     )
     home = app.state.db
     watched = Database(client, settings.mongodb_db)
-    await initialise(watched, settings)
+    await initialise(watched)
     app.state.db = watched
     try:
         yield log
     finally:
         app.state.db = home
-        await initialise(home, settings)
+        await initialise(home)
         await client.close()
 
 

@@ -1,11 +1,13 @@
 """Ticket semantics: field rules, invariants, read projection, pagination, numbering."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.config import Settings
 from models import AuditEvent, Company, Grant, Ticket, User
 from tests.utils.factories import World
 
@@ -201,24 +203,27 @@ async def test_writes_and_denials_are_audited(
     assert sara is not None
 
 
-async def test_audit_retention_purge(app: FastAPI) -> None:
-    """Without TTL support the writer purges; with it, the server does (same cut-off)."""
-    from datetime import timedelta
-
-    from models import utcnow
-
-    old = AuditEvent(
-        action="x",
+async def test_audit_events_expire_by_the_servers_ttl_index(
+    app: FastAPI, settings: Settings
+) -> None:
+    """Each event carries its expiry (its time plus the retention); the TTL index on it
+    is the server's to act on, not the application's."""
+    app.state.audit.record(
+        user=None,
+        company=None,
+        action="ticket:read",
         resource_type="ticket",
-        allowed=True,
+        resource_id=None,
+        allowed=False,
         reason="r",
-        time=utcnow() - timedelta(days=400),
     )
-    new = AuditEvent(action="x", resource_type="ticket", allowed=True, reason="r")
-    await old.insert()
-    await new.insert()
-    await app.state.audit.purge_expired()
-    assert [e.id for e in await AuditEvent.find_all().to_list()] == [new.id]
+    await app.state.audit.flush()
+    event = await AuditEvent.find_one()
+    assert event is not None
+    assert event.expires_at - event.time == timedelta(days=settings.audit_retention_days)
+    indexes = await AuditEvent.get_pymongo_collection().index_information()
+    assert indexes["expiry_ttl"]["key"] == [("expires_at", 1)]
+    assert indexes["expiry_ttl"]["expireAfterSeconds"] == 0
 
 
 async def test_a_company_being_deleted_is_gone_at_once(

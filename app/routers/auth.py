@@ -43,7 +43,7 @@ async def register(body: RegisterIn, _: DatabaseDep) -> UserOut:
 
 async def _sign_in(email: str, password: str, request: Request, settings: SettingsDep) -> TokenOut:
     client = request.client.host if request.client else None
-    await throttle.ensure_not_locked(email, client)
+    await throttle.ensure_not_locked(email, client, settings)
     attempt = await throttle.begin_attempt(email, client, settings)
     user = await User.find_one(User.email == email)
     valid, new_hash = await verify_password_async(password, user.password_hash if user else None)

@@ -10,11 +10,9 @@ from app.schemas import AuditOut, AuditPage, CompanyIn, CompanyOut, CompanyUpdat
 from app.services import tenancy
 from app.services.lookups import live_companies
 from authz.listing import ListRequest
+from models import LIVE_COMPANY
 
 router = APIRouter(prefix="/companies", tags=["companies"])
-
-# A company whose deletion has started is gone for its members at once.
-LIVE = {"deleting": {"$ne": True}}
 
 
 @router.post(
@@ -52,7 +50,7 @@ async def list_companies(caller: CallerDep) -> list[CompanyOut]:
 async def get_company(company_id: str, caller: CallerDep) -> CompanyOut:
     """A company the caller belongs to."""
     cid = parse_id(company_id, "company")
-    doc = await caller.scope.get("company", cid, "company:read", query=LIVE)
+    doc = await caller.scope.get("company", cid, "company:read", query=LIVE_COMPANY)
     return CompanyOut(id=company_id, name=doc["name"], role=caller.principal.roles[cid])
 
 
@@ -77,9 +75,9 @@ async def update_company(company_id: str, body: CompanyUpdate, caller: CallerDep
     summary="Delete a company and everything in it",
     responses=error_responses(401, 403, 404),
 )
-async def delete_company(company_id: str, caller: CallerDep, db: DatabaseDep) -> Response:
+async def delete_company(company_id: str, caller: CallerDep) -> Response:
     """Delete the tenant: tickets, grants, memberships, then the company (admin)."""
-    await tenancy.delete_company(db, caller.scope, parse_id(company_id, "company"))
+    await tenancy.delete_company(caller.scope, parse_id(company_id, "company"))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,5 +1,7 @@
 """Members of a company and their roles."""
 
+from typing import Any
+
 from bson import ObjectId
 from fastapi import APIRouter, Response, status
 
@@ -7,9 +9,28 @@ from app.deps import CallerDep, DatabaseDep, parse_id
 from app.errors import error_responses
 from app.schemas import MemberIn, MemberOut, MemberUpdate
 from app.services import tenancy
-from app.services.lookups import users_by_id
+from authz.errors import NotFound
+from models import User
 
 router = APIRouter(prefix="/companies/{company_id}/members", tags=["members"])
+
+
+def members_with_accounts(company_id: ObjectId) -> list[dict[str, Any]]:
+    """The company's memberships, oldest first, each joined with its account's public fields."""
+    return [
+        {"$match": {"company": company_id}},
+        {"$sort": {"_id": 1}},
+        {
+            "$lookup": {
+                "from": User.get_collection_name(),
+                "localField": "user",
+                "foreignField": "_id",
+                "as": "account",
+                "pipeline": [{"$project": {"username": 1, "email": 1}}],
+            }
+        },
+        {"$unwind": "$account"},
+    ]
 
 
 @router.get(
@@ -22,17 +43,15 @@ async def list_members(company_id: str, caller: CallerDep) -> list[MemberOut]:
     """Members and their roles (admins and agents)."""
     cid = parse_id(company_id, "company")
     caller.scope.authorize("members:list", tenancy.company_resource(cid))
-    memberships = await caller.scope.find_all("members:list", "members", {"company": cid})
-    users = await users_by_id([m["user"] for m in memberships])
+    rows = await caller.scope.aggregate("members:list", "members", members_with_accounts(cid))
     return [
         MemberOut(
             user_id=str(m["user"]),
-            username=users[m["user"]]["username"],
-            email=users[m["user"]]["email"],
+            username=m["account"]["username"],
+            email=m["account"]["email"],
             role=m["role"],
         )
-        for m in memberships
-        if m["user"] in users
+        for m in rows
     ]
 
 
@@ -43,9 +62,12 @@ async def list_members(company_id: str, caller: CallerDep) -> list[MemberOut]:
     summary="Add a member",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def add_member(company_id: str, body: MemberIn, caller: CallerDep) -> MemberOut:
+async def add_member(
+    company_id: str, body: MemberIn, caller: CallerDep, db: DatabaseDep
+) -> MemberOut:
     """Add an existing user, by email or user id, with a role (admin)."""
     membership, user = await tenancy.add_member(
+        db,
         caller.scope,
         parse_id(company_id, "company"),
         email=body.email,
@@ -71,10 +93,10 @@ async def change_role(
     doc = await tenancy.change_role(
         db, caller.scope, parse_id(company_id, "company"), uid, body.role
     )
-    user = (await users_by_id([uid]))[uid]
-    return MemberOut(
-        user_id=user_id, username=user["username"], email=user["email"], role=doc["role"]
-    )
+    user = await User.get(uid)
+    if user is None:  # the account was deleted meanwhile
+        raise NotFound("member not found")
+    return MemberOut(user_id=user_id, username=user.username, email=user.email, role=doc["role"])
 
 
 @router.delete(

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from bson import ObjectId
 from fastapi import APIRouter, Query, Response, status
 
-from app.deps import CallerDep, parse_cursor, parse_id
+from app.deps import CallerDep, DatabaseDep, parse_cursor, parse_id
 from app.errors import error_responses
 from app.schemas import (
     ObjectIdStr,
@@ -156,9 +156,9 @@ async def update_ticket(ticket_id: str, body: TicketUpdate, caller: CallerDep) -
     summary="Delete a ticket",
     responses=error_responses(401, 403, 404),
 )
-async def delete_ticket(ticket_id: str, caller: CallerDep) -> Response:
+async def delete_ticket(ticket_id: str, caller: CallerDep, db: DatabaseDep) -> Response:
     """Delete a ticket (admin)."""
-    await service.delete_ticket(caller.scope, parse_id(ticket_id, "ticket"))
+    await service.delete_ticket(db, caller.scope, parse_id(ticket_id, "ticket"))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

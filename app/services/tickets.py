@@ -6,24 +6,29 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from app.atomic import Unit, atomic
+from app.db import Database
 from app.services.tenancy import company_resource
+from authz.engine import Decision
 from authz.errors import Conflict, Forbidden, InvalidInput, NotFound
 from authz.scope import Scope
-from models import Company, Grant, Membership, Priority, Reply, Ticket, document_lock, utcnow
-
-# Bounds the retries of a number taken in parallel (see `create_ticket`); a burst of a few
-# hundred simultaneous tickets in one company stays well inside it.
-NUMBER_ATTEMPTS = 100
+from models import Company, Grant, Membership, Priority, Reply, Ticket, utcnow
 
 
 async def next_number(company_id: ObjectId) -> int:
-    """Hand out the company's next ticket number: one `$inc` (see `create_ticket`)."""
-    async with document_lock(company_id):
-        doc = await Company.get_pymongo_collection().find_one_and_update(
-            {"_id": company_id, "deleting": {"$ne": True}},
-            {"$inc": {"ticket_seq": 1}},
-            return_document=ReturnDocument.AFTER,  # no projection: FerretDB v1 refuses `fields`
-        )
+    """Hand out the company's next ticket number: one atomic `$inc` of its counter.
+
+    Deliberately outside any transaction: every ticket of a company writes this one
+    document, and in transactions they would conflict and retry. A ticket whose insert
+    fails after this leaves a gap in the numbers, never a duplicate (the unique
+    (company, number) index would refuse one).
+    """
+    doc = await Company.get_pymongo_collection().find_one_and_update(
+        {"_id": company_id, "deleting": {"$ne": True}},
+        {"$inc": {"ticket_seq": 1}},
+        projection={"ticket_seq": 1, "_id": 0},
+        return_document=ReturnDocument.AFTER,
+    )
     if doc is None:
         raise NotFound("company not found")
     return int(doc["ticket_seq"])
@@ -32,32 +37,18 @@ async def next_number(company_id: ObjectId) -> int:
 async def create_ticket(
     scope: Scope, company_id: ObjectId, subject: str, description: str, priority: Priority
 ) -> dict[str, Any]:
-    """Open a ticket in a company the caller belongs to.
-
-    The unique (company, number) index is what makes a number the ticket's. On MongoDB the
-    `$inc` of `next_number` never hands one out twice, so the first insert succeeds. FerretDB
-    v1 applies updates as read-modify-write, so parallel increments can return the same
-    number (never skip one): the loser of the insert takes the next number, and the numbers
-    stay unique and gap-free.
-    """
+    """Open a ticket in a company the caller belongs to, with the company's next number."""
     resource = company_resource(company_id)
     decision = scope.authorize("ticket:create", resource)
-    for _ in range(NUMBER_ATTEMPTS):
-        ticket = Ticket(
-            company=company_id,
-            number=await next_number(company_id),
-            subject=subject,
-            description=description,
-            priority=priority,
-            created_by=scope.user_id,
-        )
-        try:
-            await ticket.insert()
-            break
-        except DuplicateKeyError:
-            continue
-    else:
-        raise Conflict("too many tickets are being opened at once in this company; retry")
+    ticket = Ticket(
+        company=company_id,
+        number=await next_number(company_id),
+        subject=subject,
+        description=description,
+        priority=priority,
+        created_by=scope.user_id,
+    )
+    await ticket.insert()
     doc: dict[str, Any] = ticket.model_dump(by_alias=True)
     scope.record_write("ticket:create", scope.engine.resource_of("ticket", doc), decision)
     return doc
@@ -97,11 +88,20 @@ async def update_ticket(
     )
 
 
-async def delete_ticket(scope: Scope, ticket_id: ObjectId) -> None:
-    """Delete a ticket and the grants that pointed at it."""
+async def delete_ticket(db: Database, scope: Scope, ticket_id: ObjectId) -> None:
+    """Delete a ticket and the grants that pointed at it (both or neither)."""
     doc = await scope.get("ticket", ticket_id, "ticket:delete")
-    await scope.delete(scope.engine.resource_of("ticket", doc), "ticket:delete")
-    await Grant.get_pymongo_collection().delete_many({"resource_id": ticket_id})
+    resource = scope.engine.resource_of("ticket", doc)
+
+    async def steps(unit: Unit) -> Decision:
+        deleted, decision = await scope.delete(resource, "ticket:delete", session=unit.session)
+        unit.on_failure(lambda: Ticket.get_pymongo_collection().insert_one(deleted))
+        await Grant.get_pymongo_collection().delete_many(
+            {"resource_id": ticket_id}, session=unit.session
+        )
+        return decision
+
+    scope.record_write("ticket:delete", resource, await atomic(db, steps))
 
 
 async def add_reply(scope: Scope, ticket_id: ObjectId, body: str, internal: bool) -> Reply:

@@ -43,7 +43,7 @@ async def instance(settings: Settings, home: FastAPI) -> AsyncIterator[FastAPI]:
         async with LifespanManager(other):
             yield other
     finally:
-        await initialise(home.state.db, home.state.settings)
+        await initialise(home.state.db)
 
 
 @asynccontextmanager
