@@ -3,12 +3,14 @@
 import secrets
 import warnings
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-ListStrategy = Literal["pushdown", "bulk", "post"]
+from authz.listing import Strategy
+from authz.policy import DEFAULT_POLICY_PATH
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret"}
 
@@ -28,7 +30,9 @@ class Settings(BaseSettings):
     jwt_audience: str = "ticketing-api"
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
 
-    list_strategy: ListStrategy = "pushdown"
+    # The authorization policy; another file is for tests and experiments.
+    policy_file: Path = DEFAULT_POLICY_PATH
+    list_strategy: Strategy = "pushdown"
     bench_routes: bool = False
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

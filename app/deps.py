@@ -6,7 +6,7 @@ from typing import Annotated
 
 from beanie import PydanticObjectId
 from bson import ObjectId
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from pymongo.errors import ServerSelectionTimeoutError
 
@@ -111,17 +111,49 @@ async def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def parse_id(value: str, what: str) -> ObjectId:
-    """A 24-hex id from a path; anything else is a resource that cannot exist (404)."""
-    if not ObjectId.is_valid(value) or len(value) != 24:
+def _object_id(value: str) -> ObjectId | None:
+    """The ObjectId a 24-hex string spells, or None for anything else."""
+    return ObjectId(value) if len(value) == 24 and ObjectId.is_valid(value) else None
+
+
+def _path_id(value: str, what: str) -> ObjectId:
+    """A 24-hex id from a path; anything else names a resource that cannot exist (404)."""
+    parsed = _object_id(value)
+    if parsed is None:
         raise NotFound(f"{what} not found")
-    return ObjectId(value)
+    return parsed
 
 
-def parse_cursor(value: str | None) -> ObjectId | None:
+def company_path_id(company_id: str) -> ObjectId:
+    """The `{company_id}` of the path."""
+    return _path_id(company_id, "company")
+
+
+def ticket_path_id(ticket_id: str) -> ObjectId:
+    """The `{ticket_id}` of the path."""
+    return _path_id(ticket_id, "ticket")
+
+
+def user_path_id(user_id: str) -> ObjectId:
+    """The `{user_id}` of the path (a member, or a viewer of a ticket)."""
+    return _path_id(user_id, "user")
+
+
+CompanyId = Annotated[ObjectId, Depends(company_path_id)]
+TicketId = Annotated[ObjectId, Depends(ticket_path_id)]
+UserId = Annotated[ObjectId, Depends(user_path_id)]
+
+
+def page_cursor(
+    cursor: Annotated[str | None, Query(max_length=24)] = None,
+) -> ObjectId | None:
     """A pagination cursor (the last id of the previous page); malformed -> 422."""
-    if value is None:
+    if cursor is None:
         return None
-    if not ObjectId.is_valid(value) or len(value) != 24:
+    parsed = _object_id(cursor)
+    if parsed is None:
         raise InvalidInput("cursor must be the next_cursor of a previous page")
-    return ObjectId(value)
+    return parsed
+
+
+Cursor = Annotated[ObjectId | None, Depends(page_cursor)]

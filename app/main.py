@@ -16,9 +16,9 @@ from app.db import Database, initialise, initialise_with_retry, make_client
 from app.errors import document_common_errors, install_error_handlers
 from app.limits import BodySizeLimit
 from app.routers import auth, authz_routes, companies, health, members, tickets
-from app.services import tenancy
-from authz.audit import AuditLog
-from authz.engine import default_engine
+from app.services.companies import resume_deletions
+from authz.audit import AuditLog, cancel_until_done
+from authz.engine import engine_for
 
 log = logging.getLogger("app")
 
@@ -31,12 +31,12 @@ ever return what the caller may see.
 """
 
 
-async def _recover(db: Database, settings: Settings) -> None:
+async def _recover(db: Database) -> None:
     """Initialise once the database answers, then finish the company deletions that a crash
     or an outage interrupted (their steps are idempotent, so any worker may do it)."""
     await initialise_with_retry(db)
     try:
-        finished = await tenancy.resume_deletions()
+        finished = await resume_deletions()
     except PyMongoError as exc:
         log.warning("interrupted company deletions not finished (%s)", type(exc).__name__)
         return
@@ -52,56 +52,47 @@ def _keep_documents_out_of_logs() -> None:
         driver.setLevel(logging.INFO)
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Connect (serving 503 until the database answers), recover, audit; then close."""
+    settings: Settings = app.state.settings
+    db = Database(
+        make_client(settings),
+        settings.mongodb_db,
+        transaction_seconds=2 * settings.db_timeout_ms / 1000,
+    )
+    app.state.db = db
+    try:
+        await initialise(db)
+    except PyMongoError as exc:
+        log.warning(
+            "database unavailable at start-up (%s); serving 503 until it answers",
+            type(exc).__name__,
+        )
+    # Off the start-up path: a large tenant's deletion must not delay readiness.
+    recovery = asyncio.create_task(_recover(db), name="recovery")
+    app.state.recovery = recovery
+    audit = AuditLog(settings.audit_flush_seconds, settings.audit_retention_days)
+    app.state.audit = audit
+    audit.start()
+    try:
+        yield
+    finally:
+        await cancel_until_done(recovery)
+        if db.initialised:
+            with contextlib.suppress(PyMongoError):
+                await audit.stop()
+        await db.client.close()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; settings come from the environment unless given."""
     settings = settings or get_settings()
     _keep_documents_out_of_logs()
-    engine = default_engine()  # validates the policy now: a bad policy stops start-up
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(
-            make_client(settings),
-            settings.mongodb_db,
-            transaction_seconds=2 * settings.db_timeout_ms / 1000,
-        )
-        app.state.db = db
-        try:
-            await initialise(db)
-        except PyMongoError as exc:
-            log.warning(
-                "database unavailable at start-up (%s); serving 503 until it answers",
-                type(exc).__name__,
-            )
-        # Off the start-up path: a large tenant's deletion must not delay readiness.
-        recovery = asyncio.create_task(_recover(db, settings), name="recovery")
-        app.state.recovery = recovery
-        audit = AuditLog(settings.audit_flush_seconds, settings.audit_retention_days)
-        app.state.audit = audit
-        audit.start()
-        try:
-            yield
-        finally:
-            # Cancelled until it has ended: PyMongo can absorb a cancellation mid-operation,
-            # and the initialisation retries would then go on while the database is away.
-            while not recovery.done():
-                recovery.cancel()
-                await asyncio.wait({recovery}, timeout=0.1)
-            if not recovery.cancelled():
-                recovery.result()  # an error that ended it surfaces at shutdown, as before
-            if db.initialised:
-                with contextlib.suppress(PyMongoError):
-                    await audit.stop()
-            await db.client.close()
-
-    app = FastAPI(
-        title="Ticketing",
-        version="0.1.0",
-        description=DESCRIPTION,
-        lifespan=lifespan,
-    )
+    app = FastAPI(title="Ticketing", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
-    app.state.engine = engine
+    # Validated now: a bad policy stops start-up.
+    app.state.engine = engine_for(settings.policy_file)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(

@@ -5,14 +5,42 @@ Every request model forbids unknown fields (a body cannot smuggle `company_id` o
 """
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from bson import ObjectId
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
-from models import Priority, Role, Status
+from authz.engine import default_engine
+from models import Priority, Status
 
 ObjectIdStr = Annotated[
     str, StringConstraints(pattern=r"^[0-9a-f]{24}$", min_length=24, max_length=24)
+]
+# An id in a response: stored as an ObjectId, shown as its 24-hex string.
+Id = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, ObjectId) else v)]
+
+
+def _declared_role(name: str) -> str:
+    if name not in default_engine().roles:
+        raise ValueError(f"must be one of: {', '.join(sorted(default_engine().roles))}")
+    return name
+
+
+# A tenant role: the policy (authz/policy.toml) is the one place roles are declared.
+Role = Annotated[
+    str,
+    AfterValidator(_declared_role),
+    WithJsonSchema({"type": "string", "enum": sorted(default_engine().roles)}),
 ]
 Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(str.lower)]
 Password = Annotated[str, Field(min_length=10, max_length=256)]
@@ -31,6 +59,12 @@ class Input(BaseModel):
     """Base of request bodies: unknown fields are refused, never ignored."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Output(BaseModel):
+    """Base of response bodies: built from stored documents by attribute."""
+
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
 
 
 # -- auth ------------------------------------------------------------------------------------
@@ -82,10 +116,10 @@ class TokenForm(BaseModel):
     ] = None
 
 
-class UserOut(BaseModel):
+class UserOut(Output):
     """A user as others see them."""
 
-    id: str
+    id: Id
     username: str
     email: str
 
@@ -98,10 +132,10 @@ class TokenOut(BaseModel):
     expires_in: int
 
 
-class MembershipOut(BaseModel):
+class MembershipOut(Output):
     """One of the caller's memberships."""
 
-    company_id: str
+    company_id: Id
     company_name: str
     role: Role
 
@@ -130,10 +164,10 @@ class CompanyUpdate(Input):
     name: Name
 
 
-class CompanyOut(BaseModel):
+class CompanyOut(Output):
     """A company with the caller's role in it."""
 
-    id: str
+    id: Id
     name: str
     role: Role
 
@@ -156,10 +190,10 @@ class MemberUpdate(Input):
     role: Role
 
 
-class MemberOut(BaseModel):
+class MemberOut(Output):
     """A member of a company."""
 
-    user_id: str
+    user_id: Id
     username: str
     email: str
     role: Role
@@ -216,28 +250,28 @@ class ReplyIn(Input):
     internal: bool = False
 
 
-class ReplyOut(BaseModel):
+class ReplyOut(Output):
     """A reply on a ticket."""
 
-    id: str
-    author: str
+    id: Id
+    author: Id
     body: str
     internal: bool
     created_at: datetime
 
 
-class TicketOut(BaseModel):
+class TicketOut(Output):
     """A ticket, with the replies the caller may see."""
 
-    id: str
-    company_id: str
+    id: Id
+    company_id: Id = Field(validation_alias="company")
     number: int
     subject: str
     description: str
     status: Status
     priority: Priority
-    created_by: str
-    assigned_to: str | None
+    created_by: Id
+    assigned_to: Id | None
     replies: list[ReplyOut]
     created_at: datetime
     updated_at: datetime
@@ -260,24 +294,65 @@ class ViewerIn(Input):
     user_id: ObjectIdStr
 
 
-class ViewerOut(BaseModel):
+class ViewerOut(Output):
     """A stored viewer grant."""
 
-    ticket_id: str
-    user_id: str
+    ticket_id: Id
+    user_id: Id
     role: str
 
 
 # -- authz -----------------------------------------------------------------------------------
 
 
-class CheckIn(Input):
-    """One question for the engine."""
+def _declared_type(name: str) -> str:
+    if name not in default_engine().policy.resource_types:
+        raise ValueError(
+            f"must be one of: {', '.join(sorted(default_engine().policy.resource_types))}"
+        )
+    return name
 
-    action: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z_-]+$")]
-    resource_type: Literal["company", "members", "ticket", "audit"]
+
+ResourceType = Annotated[
+    str,
+    AfterValidator(_declared_type),
+    WithJsonSchema({"type": "string", "enum": sorted(default_engine().policy.resource_types)}),
+]
+PermissionName = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=80, pattern=r"^[a-z_]+:[a-z_-]+$"),
+    WithJsonSchema({"type": "string", "examples": ["ticket:delete"], "maxLength": 80}),
+]
+
+
+class CheckIn(Input):
+    """One question for the engine: a `permission` such as `ticket:delete` (the names of
+    `/me/permissions`, 403s and the audit log), or the same split into `action` and
+    `resource_type`; on a resource named by `resource_id`, or on a company by `company_id`
+    (for what is decided per company, such as `ticket:create`)."""
+
+    permission: PermissionName | None = None
+    action: (
+        Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z_-]+$")] | None
+    ) = None
+    resource_type: ResourceType | None = None
     resource_id: ObjectIdStr | None = None
     company_id: ObjectIdStr | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        split = (self.action, self.resource_type)
+        by_name = self.permission is not None
+        if split != (None, None) if by_name else None in split:
+            raise ValueError(
+                "give either permission (e.g. ticket:delete), or action and resource_type"
+            )
+        return self
+
+    @property
+    def permission_name(self) -> str:
+        """The question's permission, whichever way it was asked."""
+        return self.permission or f"{self.resource_type}:{self.action}"
 
 
 class CheckBatchIn(Input):
@@ -288,11 +363,8 @@ class CheckBatchIn(Input):
             "examples": [
                 {
                     "checks": [
-                        {
-                            "action": "delete",
-                            "resource_type": "ticket",
-                            "resource_id": "65f000000000000000000002",
-                        }
+                        {"permission": "ticket:delete", "resource_id": "65f000000000000000000002"},
+                        {"permission": "ticket:create", "company_id": "65f000000000000000000001"},
                     ]
                 }
             ]
@@ -302,10 +374,12 @@ class CheckBatchIn(Input):
 
 
 class CheckOut(BaseModel):
-    """One answer per question, in order, with the engine's reasons."""
+    """One answer per question, in order, with the engine's reasons; for an allowed update
+    (`ticket:update`), `fields` lists what the caller may change (null otherwise)."""
 
     results: list[bool]
     reasons: list[str]
+    fields: list[list[str] | None]
 
 
 class PermissionGraph(BaseModel):
@@ -317,15 +391,15 @@ class PermissionGraph(BaseModel):
     derived: list[dict[str, Any]]
 
 
-class AuditOut(BaseModel):
+class AuditOut(Output):
     """One audit event."""
 
-    id: str
+    id: Id
     time: datetime
-    user_id: str | None
+    user_id: Id | None = Field(validation_alias="user")
     action: str
     resource_type: str
-    resource_id: str | None
+    resource_id: Id | None
     allowed: bool
     reason: str
 

@@ -22,6 +22,19 @@ MAX_QUEUE = 10_000
 BATCH = 500
 
 
+async def cancel_until_done(task: "asyncio.Task[None]") -> None:
+    """Cancel `task` until it has ended; re-raise the error that ended it, if any.
+
+    PyMongo's async operations can absorb a cancellation that lands mid-operation (it
+    completes instead), and a loop around one would go on: one cancel is not enough.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.1)
+    if not task.cancelled():
+        task.result()
+
+
 class AuditLog:
     """A buffered, batched writer of `audit_events`."""
 
@@ -69,13 +82,7 @@ class AuditLog:
     async def stop(self) -> None:
         """Stop the flusher and write what is still queued."""
         if self._task is not None:
-            # PyMongo's async operations can absorb a cancellation that lands mid-flush (the
-            # insert completes instead), and the loop would go on: cancel until it has ended.
-            while not self._task.done():
-                self._task.cancel()
-                await asyncio.wait({self._task}, timeout=0.1)
-            if not self._task.cancelled():
-                self._task.result()  # an error that ended it is the caller's to see
+            await cancel_until_done(self._task)
             self._task = None
         await self.flush()
 

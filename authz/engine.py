@@ -8,13 +8,14 @@ test in tests/test_authz_property.py holds them to it).
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from bson import ObjectId
 
 from authz.errors import Forbidden, NotFound
-from authz.policy import DEFAULT_POLICY_PATH, InstanceRole, Policy, load_policy
+from authz.policy import DEFAULT_POLICY_PATH, InstanceRole, Policy, ResourceType, load_policy
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -46,7 +47,8 @@ class Resource:
     """What a decision is about.
 
     `company` is the tenant; `id` the resource's own id when it has one; `relations` the
-    fields the policy derives instance roles from (for a ticket: `created_by`).
+    users the resource is related to, by the policy's relation names (for a ticket:
+    `creator`), which is what instance roles are derived from.
     """
 
     type: str
@@ -94,15 +96,12 @@ class Engine:
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
+        self._types = policy.resource_types
         self._role_permissions = {name: r.permissions for name, r in policy.roles.items()}
         by_type: dict[str, list[InstanceRole]] = {}
         for irole in policy.instance_roles.values():
             by_type.setdefault(irole.resource_type, []).append(irole)
         self._instance_roles = {t: tuple(rs) for t, rs in by_type.items()}
-        self._relations = {
-            t: tuple(dict.fromkeys(rel for r in rs for rel in r.derived_from_relations))
-            for t, rs in by_type.items()
-        }
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -117,7 +116,7 @@ class Engine:
         for irole in self._instance_roles.get(resource.type, ()):
             if permission not in irole.permissions:
                 continue
-            for relation in irole.derived_from_relations:
+            for relation in irole.derived_from:
                 if resource.relations.get(relation) == principal.user_id:
                     return Decision(
                         True,
@@ -160,20 +159,30 @@ class Engine:
     def authorize(self, principal: Principal, permission: str, resource: Resource) -> Decision:
         """Like `check`, but raise: `NotFound` if the resource is not even readable,
         `Forbidden` (naming the permission) if it is readable but the permission is missing.
+        Either error carries the `Decision`, so the caller can record it without deciding
+        again.
         """
         decision = self.check(principal, permission, resource)
         if decision.allowed:
             return decision
-        read = self.policy.resource_types[resource.type].read
+        read = self._types[resource.type].read
         if read != permission and self.check(principal, read, resource).allowed:
-            raise Forbidden(decision.reason, permission=permission)
-        raise NotFound(f"{resource.type} not found")
+            raise Forbidden(decision.reason, decision=decision, permission=permission)
+        raise NotFound(f"{resource.type} not found", decision=decision)
+
+    def resource_type(self, name: str) -> ResourceType:
+        """The policy's declaration of a resource type."""
+        return self._types[name]
 
     def resource_of(self, resource_type: str, doc: Mapping[str, Any]) -> Resource:
-        """The `Resource` a stored document stands for, with the relations the policy uses."""
-        tenant = self.policy.resource_types[resource_type].tenant_field
-        relations = {rel: doc.get(rel) for rel in self._relations.get(resource_type, ())}
-        return Resource(resource_type, doc[tenant], doc.get("_id"), relations or _EMPTY)
+        """The `Resource` a stored document stands for, with the relations the policy uses.
+
+        The document paths come from the policy (`tenant`, `relations`): the one mapping
+        between the policy's names and the documents' fields.
+        """
+        rtype = self._types[resource_type]
+        relations = {name: _at(doc, path) for name, path in rtype.relations.items()}
+        return Resource(resource_type, _at(doc, rtype.tenant), doc.get("_id"), relations or _EMPTY)
 
     # -- filters ---------------------------------------------------------------------------
 
@@ -187,7 +196,8 @@ class Engine:
         size grows with the caller's memberships and grants, never with the data. No
         permission at all compiles to a filter that matches nothing.
         """
-        tenant = self.policy.resource_types[resource_type].tenant_field
+        rtype = self._types[resource_type]
+        tenant = rtype.tenant
         full = [c for c, r in principal.roles.items() if permission in self._role_permissions[r]]
         full_set = set(full)
         branches: list[dict[str, Any]] = []
@@ -198,8 +208,9 @@ class Engine:
             if permission not in irole.permissions:
                 continue
             if rest:
-                for relation in irole.derived_from_relations:
-                    branches.append({tenant: _eq_or_in(rest), relation: principal.user_id})
+                for relation in irole.derived_from:
+                    path = rtype.relations[relation]
+                    branches.append({tenant: _eq_or_in(rest), path: principal.user_id})
             shared: dict[ObjectId, list[ObjectId]] = {}
             for rid, g in principal.grants.items():
                 if (
@@ -256,7 +267,7 @@ class Engine:
                 "permissions": sorted(perms),
             }
         for irole in self.policy.instance_roles.values():
-            for relation in irole.derived_from_relations:
+            for relation in irole.derived_from:
                 graph["derived"].append(
                     {
                         "role": irole.name,
@@ -267,19 +278,43 @@ class Engine:
         return graph
 
     def writable_fields(self, principal: Principal, resource: Resource) -> frozenset[str]:
-        """The ticket fields `principal` may change on `resource` (empty if none)."""
+        """The fields `principal` may change on `resource` with its type's `update`
+        permission (empty if none)."""
+        update = self._types[resource.type].update
         role = principal.roles.get(resource.company)
-        if role is None or not self.check(principal, "ticket:update", resource).allowed:
+        if role is None or update is None or not self.check(principal, update, resource):
             return frozenset()
-        return self.policy.roles[role].writable_ticket_fields
+        return self.policy.roles[role].writable_fields.get(resource.type, frozenset())
 
     def sees_internal_notes(self, principal: Principal, resource: Resource) -> bool:
         """Whether the read projection of `resource` keeps internal notes for `principal`."""
-        return self.check(principal, self.policy.internal_notes_require, resource).allowed
+        return self.check(
+            principal, self.policy.invariants.internal_notes_require, resource
+        ).allowed
 
     def is_assignable(self, role: str | None) -> bool:
         """Whether a member with tenant role `role` may be assigned tickets."""
-        return role in self.policy.assignable_roles
+        return role in self.policy.invariants.assignable_roles
+
+    @property
+    def owner_role(self) -> str:
+        """The role a company's creator receives and the company must always keep."""
+        return self.policy.invariants.owner_role
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """The tenant roles the policy declares."""
+        return frozenset(self.policy.roles)
+
+
+def _at(doc: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted document path, or None."""
+    value: Any = doc
+    for key in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
 
 
 def _eq_or_in(values: Sequence[ObjectId]) -> Any:
@@ -296,3 +331,8 @@ def default_engine() -> Engine:
     if _default_engine is None:
         _default_engine = Engine(load_policy(DEFAULT_POLICY_PATH))
     return _default_engine
+
+
+def engine_for(path: Path) -> Engine:
+    """The engine for a policy file (the shipped one is shared, others are built anew)."""
+    return default_engine() if path == DEFAULT_POLICY_PATH else Engine(load_policy(path))

@@ -8,13 +8,18 @@ from typing import Any, ClassVar
 
 
 class DomainError(Exception):
-    """Base of every error the service reports to a client on purpose."""
+    """Base of every error the service reports to a client on purpose.
+
+    `extra` goes into the response body; `decision`, when an authorization refused, is the
+    engine's own (kept for the audit trail, never sent).
+    """
 
     code: ClassVar[str] = "error"
 
-    def __init__(self, message: str, **extra: Any) -> None:
+    def __init__(self, message: str, *, decision: Any = None, **extra: Any) -> None:
         super().__init__(message)
         self.message = message
+        self.decision = decision
         self.extra = extra
 
 

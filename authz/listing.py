@@ -102,7 +102,7 @@ def _candidates(
     req: ListRequest,
     batch: int,
 ) -> Any:
-    tenant = engine.policy.resource_types[req.resource_type].tenant_field
+    tenant = engine.resource_type(req.resource_type).tenant
     companies = list(principal.roles)
     scope = {tenant: {"$in": companies}}
     return coll.find(conjoin(scope, req.query, _after(req)), req.projection, batch_size=batch).sort(

@@ -1,170 +1,209 @@
-"""Loads `policy.toml` into immutable objects and refuses an inconsistent policy at start."""
+"""Loads `policy.toml` into immutable, validated objects; an inconsistent policy stops start-up.
+
+The file's shape is declared as pydantic models that forbid unknown keys, so a misspelt key
+or a wrong type is reported with its location (`roles.agent.permissions.3`); what a
+shape cannot say (a permission that names no declared resource type, a role granting an
+undeclared permission, a field no update may change) is checked by one validator over
+the whole document.
+"""
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
 
-# The ticket fields a PATCH may name; the policy's whitelists must stay within them.
-TICKET_UPDATABLE_FIELDS = frozenset({"subject", "description", "status", "priority", "assigned_to"})
-TICKET_FIELDS = TICKET_UPDATABLE_FIELDS | {
-    "company_id",
-    "created_by",
-    "number",
-    "created_at",
-    "updated_at",
-    "replies",
-}
-TENANT_ROLES = frozenset({"admin", "agent", "customer"})
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$")]
+Permission = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*:[a-z][a-z_]*$")]
+DocumentPath = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]
+
+
+def _no_duplicates(values: Any) -> Any:
+    if isinstance(values, list) and len(set(map(str, values))) != len(values):
+        raise ValueError("lists an entry twice")
+    return values
+
+
+Names = Annotated[frozenset[Name], BeforeValidator(_no_duplicates)]
+Permissions = Annotated[frozenset[Permission], BeforeValidator(_no_duplicates)]
 
 
 class PolicyError(ValueError):
     """The policy file is inconsistent; the message says where."""
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceType:
-    """A kind of protected resource."""
-
-    name: str
-    collection: str
-    tenant_field: str
-    read: str
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-@dataclass(frozen=True, slots=True)
-class TenantRole:
+class ResourceType(_Section):
+    """A kind of protected resource, and where its attributes live in its documents."""
+
+    name: str = ""
+    collection: Name
+    tenant: DocumentPath
+    read: Permission
+    update: Permission | None = None
+    fields: Names = frozenset()
+    relations: Mapping[Name, DocumentPath] = Field(default_factory=dict)
+
+
+class TenantRole(_Section):
     """A role held through a membership; applies to every resource of that company."""
 
-    name: str
-    description: str
-    permissions: frozenset[str]
-    writable_ticket_fields: frozenset[str]
+    name: str = ""
+    description: str = ""
+    permissions: Permissions
+    writable_fields: Mapping[Name, Names] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceRole:
+class InstanceRole(_Section):
     """A role on one resource, derived from a relation or stored as a grant."""
 
-    name: str
-    grant_name: str
-    description: str
-    resource_type: str
-    permissions: frozenset[str]
-    derived_from_relations: tuple[str, ...]
-    granted_with: str | None
+    name: str = ""
+    description: str = ""
+    permissions: Permissions
+    derived_from: tuple[Name, ...] = ()
+    granted_with: Permission | None = None
+
+    @property
+    def resource_type(self) -> str:
+        """The `<type>` of the role's `<type>#<role>` name."""
+        return self.name.partition("#")[0]
+
+    @property
+    def grant_name(self) -> str:
+        """The role as stored in a grant: the `<role>` of `<type>#<role>`."""
+        return self.name.partition("#")[2]
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
+class Invariants(_Section):
+    """Rules no role can break."""
+
+    # The role a company's creator receives, which the company must never be left without.
+    owner_role: Name
+    assignable_roles: Names
+    internal_notes_require: Permission
+
+
+class Policy(_Section):
     """The whole policy, validated."""
 
-    permissions: Mapping[str, str]
-    resource_types: Mapping[str, ResourceType]
-    roles: Mapping[str, TenantRole]
-    instance_roles: Mapping[str, InstanceRole]
-    immutable_ticket_fields: frozenset[str]
-    assignable_roles: frozenset[str]
-    internal_notes_require: str
+    permissions: Mapping[Permission, str] = Field(min_length=1)
+    resource_types: Mapping[Name, ResourceType]
+    roles: Mapping[Name, TenantRole] = Field(min_length=1)
+    instance_roles: Mapping[
+        Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*#[a-z][a-z_]*$")], InstanceRole
+    ] = Field(default_factory=dict)
+    invariants: Invariants
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_sections(cls, raw: Any) -> Any:
+        """Give each named section its own name (the key it is declared under)."""
+        if isinstance(raw, Mapping):
+            raw = dict(raw)
+            for key in ("resource_types", "roles", "instance_roles"):
+                if isinstance(raw.get(key), Mapping):
+                    raw[key] = {
+                        name: {**spec, "name": name} if isinstance(spec, Mapping) else spec
+                        for name, spec in raw[key].items()
+                    }
+        return raw
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Self:
+        """Everything a name refers to must be declared, and fit where it is used."""
+        declared = frozenset(self.permissions)
+        for perm in declared:
+            if perm.partition(":")[0] not in self.resource_types:
+                raise ValueError(f"permission {perm!r} names an undeclared resource type")
+        for rtype in self.resource_types.values():
+            for used in (rtype.read, rtype.update):
+                if used is not None and used not in declared:
+                    raise ValueError(f"resource_types.{rtype.name} names undeclared {used!r}")
+        for role in self.roles.values():
+            _check_role(role, declared, self.resource_types)
+        for irole in self.instance_roles.values():
+            _check_instance_role(irole, declared, self.resource_types)
+        invariants = self.invariants
+        if not invariants.assignable_roles <= set(self.roles):
+            raise ValueError("invariants.assignable_roles names unknown roles")
+        if invariants.owner_role not in self.roles:
+            raise ValueError("invariants.owner_role names an unknown role")
+        if invariants.internal_notes_require not in declared:
+            raise ValueError("invariants.internal_notes_require names an undeclared permission")
+        return self
+
+    def by_collection(self, collection: str) -> ResourceType:
+        """The resource type whose documents live in `collection`."""
+        for rtype in self.resource_types.values():
+            if rtype.collection == collection:
+                return rtype
+        raise KeyError(collection)
 
 
-def _strings(value: Any, where: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise PolicyError(f"{where} must be a list of strings")
-    if len(set(value)) != len(value):
-        raise PolicyError(f"{where} lists an entry twice")
-    return value
-
-
-def _known(perms: list[str], declared: Mapping[str, str], where: str) -> frozenset[str]:
-    unknown = sorted(set(perms) - set(declared))
+def _known(perms: frozenset[str], declared: frozenset[str], where: str) -> None:
+    unknown = sorted(perms - declared)
     if unknown:
-        raise PolicyError(f"{where} names undeclared permissions: {', '.join(unknown)}")
-    return frozenset(perms)
+        raise ValueError(f"{where} names undeclared permissions: {', '.join(unknown)}")
+
+
+def _check_role(
+    role: TenantRole, declared: frozenset[str], types: Mapping[str, ResourceType]
+) -> None:
+    """A role grants declared permissions, and writes only fields its updates may change."""
+    _known(role.permissions, declared, f"roles.{role.name}.permissions")
+    for type_name, fields in role.writable_fields.items():
+        where = f"roles.{role.name}.writable_fields.{type_name}"
+        rtype = types.get(type_name)
+        if rtype is None or rtype.update is None:
+            raise ValueError(f"{where}: {type_name!r} has no update permission")
+        if not fields <= rtype.fields:
+            raise ValueError(f"{where} may only name {sorted(rtype.fields)}")
+        if fields and rtype.update not in role.permissions:
+            raise ValueError(f"{where} is set but the role lacks {rtype.update}")
+
+
+def _check_instance_role(
+    irole: InstanceRole, declared: frozenset[str], types: Mapping[str, ResourceType]
+) -> None:
+    """An instance role grants permissions on its own type, derived from its relations."""
+    where = f"instance_roles.{irole.name}"
+    rtype = types.get(irole.resource_type)
+    if rtype is None:
+        raise ValueError(f"{where} names an undeclared resource type")
+    _known(irole.permissions, declared, f"{where}.permissions")
+    if any(p.partition(":")[0] != rtype.name for p in irole.permissions):
+        raise ValueError(f"{where} may only grant {rtype.name}:* permissions")
+    unknown = sorted(set(irole.derived_from) - set(rtype.relations))
+    if unknown:
+        raise ValueError(f"{where}.derived_from names undeclared relations {unknown}")
+    if irole.granted_with is not None and irole.granted_with not in declared:
+        raise ValueError(f"{where}.granted_with names undeclared {irole.granted_with!r}")
 
 
 def parse_policy(raw: Mapping[str, Any]) -> Policy:
     """Validate a parsed policy document and build the `Policy`."""
-    declared = raw.get("permissions")
-    if not isinstance(declared, dict) or not declared:
-        raise PolicyError("[permissions] must declare at least one permission")
-    types = {}
-    for name, spec in raw.get("resource_types", {}).items():
-        read = spec.get("read", "")
-        if read not in declared:
-            raise PolicyError(f"resource_types.{name}.read names undeclared permission {read!r}")
-        types[name] = ResourceType(name, spec["collection"], spec["tenant_field"], read)
-    for perm in declared:
-        prefix = perm.split(":", 1)[0]
-        if ":" not in perm or prefix not in types:
-            raise PolicyError(
-                f"permission {perm!r} must be '<resource type>:<action>' with a "
-                f"declared resource type"
-            )
-
-    roles = {}
-    for name, spec in raw.get("roles", {}).items():
-        where = f"roles.{name}"
-        perms = _known(_strings(spec.get("permissions"), f"{where}.permissions"), declared, where)
-        writable = frozenset(
-            _strings(spec.get("writable_ticket_fields", []), f"{where}.writable_ticket_fields")
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'policy'}: {err['msg']}"
+            for err in exc.errors()
         )
-        if not writable <= TICKET_UPDATABLE_FIELDS:
-            raise PolicyError(
-                f"{where}.writable_ticket_fields may only name {sorted(TICKET_UPDATABLE_FIELDS)}"
-            )
-        if writable and "ticket:update" not in perms:
-            raise PolicyError(f"{where} has writable ticket fields but not ticket:update")
-        roles[name] = TenantRole(name, spec.get("description", ""), perms, writable)
-    if set(roles) != TENANT_ROLES:
-        raise PolicyError(f"[roles] must define exactly {sorted(TENANT_ROLES)}")
-
-    instance_roles = {}
-    for name, spec in raw.get("instance_roles", {}).items():
-        where = f"instance_roles.{name}"
-        rtype, _, grant_name = name.partition("#")
-        if rtype != spec.get("resource_type") or rtype not in types or not grant_name:
-            raise PolicyError(
-                f"{where} must be named '<resource_type>#<role>' and match resource_type"
-            )
-        perms = _known(_strings(spec.get("permissions"), f"{where}.permissions"), declared, where)
-        if any(not p.startswith(rtype + ":") for p in perms):
-            raise PolicyError(f"{where} may only grant {rtype}:* permissions")
-        relations = tuple(_strings(spec.get("derived_from_relations", []), f"{where}.relations"))
-        if not set(relations) <= TICKET_FIELDS:
-            raise PolicyError(f"{where}.derived_from_relations must name fields of a {rtype}")
-        granted_with = spec.get("granted_with")
-        if granted_with is not None and granted_with not in declared:
-            raise PolicyError(f"{where}.granted_with names undeclared {granted_with!r}")
-        instance_roles[name] = InstanceRole(
-            name, grant_name, spec.get("description", ""), rtype, perms, relations, granted_with
-        )
-
-    inv = raw.get("invariants", {})
-    immutable = frozenset(_strings(inv.get("immutable_ticket_fields", []), "immutable fields"))
-    for role in roles.values():
-        if role.writable_ticket_fields & immutable:
-            raise PolicyError(f"roles.{role.name} may write immutable fields")
-    assignable = frozenset(_strings(inv.get("assignable_roles", []), "assignable_roles"))
-    if not assignable <= set(roles):
-        raise PolicyError("invariants.assignable_roles names unknown roles")
-    internal = inv.get("internal_notes_require", "")
-    if internal not in declared:
-        raise PolicyError("invariants.internal_notes_require names an undeclared permission")
-
-    return Policy(
-        permissions=MappingProxyType(dict(declared)),
-        resource_types=MappingProxyType(types),
-        roles=MappingProxyType(roles),
-        instance_roles=MappingProxyType(instance_roles),
-        immutable_ticket_fields=immutable,
-        assignable_roles=assignable,
-        internal_notes_require=internal,
-    )
+        raise PolicyError(problems) from None
 
 
 def load_policy(path: Path = DEFAULT_POLICY_PATH) -> Policy:

@@ -2,15 +2,22 @@
 
 A `Scope` binds the engine to one caller (the analogue of ZenStack's
 `enhance(prisma, {user})`). Every read ANDs the compiled permission filter into the
-handler's own query; every single-document operation is authorized first, with not-found
-for what the caller cannot read and forbidden for what they can read but not change;
-denials and writes go to the audit trail. Routers never touch the collections themselves
-(tests/test_architecture.py fails if one does).
+handler's own query and comes back as typed documents, validated once here; every
+single-document operation is authorized once, by `get`, whose `Authorized` result (the
+document, the resource it stands for, the decision) is what a write takes, so a write
+never decides twice. Not-found answers what the caller cannot read, forbidden what they
+can read but not change; denials and writes go to the audit trail. Routers never touch
+the collections themselves (tests/test_architecture.py fails if one does).
+
+Which document class holds which resource type comes from the policy (`collection`) and
+the models' own collection names: nothing here names a resource type.
 """
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
+from beanie import Document
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
@@ -18,10 +25,110 @@ from pymongo.asynchronous.collection import AsyncCollection
 from authz.audit import AuditLog
 from authz.engine import Decision, Engine, Principal, Resource
 from authz.errors import DomainError, NotFound
-from authz.listing import STRATEGIES, ListRequest, Page, Strategy, conjoin
-from models import AuditEvent, Company, Membership, Ticket
+from authz.listing import STRATEGIES, ListRequest, Strategy, conjoin
+from models import DOCUMENT_MODELS
 
-_MODELS = {"ticket": Ticket, "members": Membership, "company": Company, "audit": AuditEvent}
+D = TypeVar("D", bound=Document)
+
+_NOT_READABLE = "{0} {1} not found, or not readable by the caller"
+_UNNAMED = "name the {0} (resource_id) or its company (company_id)"
+_UNKNOWN = "unknown permission {0}"
+
+
+def collection_of(model: type[Document]) -> str:
+    """The collection a document class declares (its `Settings.name`)."""
+    settings = getattr(model, "Settings", None)
+    name = getattr(settings, "name", None)
+    if not isinstance(name, str):
+        raise TypeError(f"{model.__name__} declares no collection name")
+    return name
+
+
+_MODELS_BY_COLLECTION: dict[str, type[Document]] = {collection_of(m): m for m in DOCUMENT_MODELS}
+
+
+def document_class(engine: Engine, resource_type: str) -> type[Document]:
+    """The document class holding `resource_type`, by the collection the policy names."""
+    collection = engine.resource_type(resource_type).collection
+    try:
+        return _MODELS_BY_COLLECTION[collection]
+    except KeyError:
+        raise LookupError(
+            f"the policy's resource type {resource_type!r} lives in {collection!r}, "
+            "which no document class in models/ declares"
+        ) from None
+
+
+_STORED_NAMES: dict[type[Document], dict[str, str]] = {}
+
+
+def _stored_names(model: type[Document]) -> dict[str, str]:
+    """Stored name -> attribute name, for every field of `model` (computed once a class)."""
+    names = _STORED_NAMES.get(model)
+    if names is None:
+        names = {(info.alias or name): name for name, info in model.model_fields.items()}
+        _STORED_NAMES[model] = names
+    return names
+
+
+class _Stored(Mapping[str, Any]):
+    """A document's fields by their stored names (`_id`, not `id`), read on demand: what
+    the engine's `resource_of` reads, without dumping the whole document."""
+
+    __slots__ = ("_doc", "_names")
+
+    def __init__(self, doc: Document) -> None:
+        self._doc = doc
+        self._names = _stored_names(type(doc))
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return getattr(self._doc, self._names[key])
+        except KeyError:
+            raise KeyError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+@dataclass(frozen=True, slots=True)
+class Authorized(Generic[D]):
+    """A document the caller holds `decision.permission` on, and the resource it stands for."""
+
+    doc: D
+    resource: Resource
+    decision: Decision
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[D]):
+    """A page of typed documents; `docs_received` counts what crossed the wire for it."""
+
+    items: list[D]
+    next_cursor: ObjectId | None
+    docs_received: int
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One `may I?` for `check_many`: a permission on a resource named by id, or on a
+    company (for what is decided per company, such as creating a ticket)."""
+
+    permission: str
+    resource_id: ObjectId | None = None
+    company_id: ObjectId | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The decision on one `Question`; for an allowed update (the resource type's `update`
+    permission), the fields the caller may change with it."""
+
+    decision: Decision
+    fields: frozenset[str] | None = None
 
 
 class Scope:
@@ -44,9 +151,20 @@ class Scope:
         """The caller's user id."""
         return self.principal.user_id
 
-    def collection(self, resource_type: str) -> AsyncCollection[dict[str, Any]]:
-        """The raw collection of a resource type; used only inside this layer."""
-        return _MODELS[resource_type].get_pymongo_collection()
+    def resource_type(self, model: type[Document]) -> str:
+        """The policy's resource type whose documents `model` holds."""
+        return self.engine.policy.by_collection(collection_of(model)).name
+
+    def resource_of(self, doc: Document) -> Resource:
+        """The resource a typed document stands for."""
+        return self.engine.resource_of(self.resource_type(type(doc)), _Stored(doc))
+
+    def sees_internal_notes(self, doc: Document) -> bool:
+        """Whether the read projection of `doc` keeps internal notes for the caller."""
+        return self.engine.sees_internal_notes(self.principal, self.resource_of(doc))
+
+    def _collection(self, resource_type: str) -> AsyncCollection[dict[str, Any]]:
+        return document_class(self.engine, resource_type).get_pymongo_collection()
 
     # -- decisions, recorded ---------------------------------------------------------------
 
@@ -55,29 +173,90 @@ class Scope:
         return self.engine.check(self.principal, permission, resource)
 
     def authorize(self, permission: str, resource: Resource) -> Decision:
-        """Raise `NotFound`/`Forbidden` unless allowed; denials are audited."""
+        """Raise `NotFound`/`Forbidden` unless allowed; a denial is recorded."""
         try:
             return self.engine.authorize(self.principal, permission, resource)
-        except DomainError:
-            decision = self.engine.check(self.principal, permission, resource)
-            self._record(permission, resource, decision)
+        except DomainError as exc:
+            self.record(resource, exc.decision)
             raise
 
-    def record_write(self, permission: str, resource: Resource, decision: Decision) -> None:
-        """Audit a write that was allowed and has happened."""
-        self._record(permission, resource, decision)
+    def record(self, resource: Resource, decision: Decision) -> None:
+        """Audit a decision: a denial, or a write that was allowed and is now final (writes
+        do not record themselves: one may be part of a transaction not yet committed)."""
+        self._audit(resource.company, resource.type, resource.id, decision)
 
-    def _record(self, permission: str, resource: Resource, decision: Decision) -> None:
+    def _audit(
+        self,
+        company: ObjectId | None,
+        resource_type: str,
+        resource_id: ObjectId | None,
+        decision: Decision,
+    ) -> None:
         if self.audit is not None:
             self.audit.record(
                 user=self.principal.user_id,
-                company=resource.company,
-                action=permission,
-                resource_type=resource.type,
-                resource_id=resource.id,
+                company=company,
+                action=decision.permission,
+                resource_type=resource_type,
+                resource_id=resource_id,
                 allowed=decision.allowed,
                 reason=decision.reason,
             )
+
+    async def check_many(self, questions: Sequence[Question]) -> list[Answer]:
+        """Answer many questions, in order, reading each named resource once.
+
+        A resource the caller cannot read is answered with a denial that says only that it
+        was not found, whether or not it exists.
+        """
+        wanted: dict[str, set[ObjectId]] = {}
+        for q in questions:
+            rtype = self._type_of(q.permission)
+            if q.resource_id is not None and rtype is not None:
+                wanted.setdefault(rtype, set()).add(q.resource_id)
+        found: dict[ObjectId, Resource] = {}
+        for rtype, ids in wanted.items():
+            found |= await self._readable(rtype, ids)
+        return [self._answer(q, found) for q in questions]
+
+    def _answer(self, q: Question, found: Mapping[ObjectId, Resource]) -> Answer:
+        resource = self._resource_named(q, found)
+        if isinstance(resource, Decision):
+            return Answer(resource)
+        decision = self.check(q.permission, resource)
+        if decision.allowed and q.permission == self.engine.resource_type(resource.type).update:
+            return Answer(decision, self.engine.writable_fields(self.principal, resource))
+        return Answer(decision)
+
+    def _type_of(self, permission: str) -> str | None:
+        name = permission.partition(":")[0]
+        return name if name in self.engine.policy.resource_types else None
+
+    async def _readable(self, resource_type: str, ids: set[ObjectId]) -> dict[ObjectId, Resource]:
+        rtype = self.engine.resource_type(resource_type)
+        if rtype.tenant == "_id":  # a tenant itself: the id names its company
+            return {i: Resource(resource_type, i, i) for i in ids}
+        paths = {rtype.tenant: 1, **dict.fromkeys(rtype.relations.values(), 1)}
+        cursor = self._collection(resource_type).find(
+            self.filter(rtype.read, resource_type, {"_id": {"$in": list(ids)}}), paths
+        )
+        return {d["_id"]: self.engine.resource_of(resource_type, d) async for d in cursor}
+
+    def _resource_named(
+        self, q: Question, found: Mapping[ObjectId, Resource]
+    ) -> Resource | Decision:
+        """The resource a question is about, or the denial when there is none to ask about."""
+        rtype = self._type_of(q.permission)
+        if rtype is None:
+            return Decision(False, q.permission, _UNKNOWN, q.permission)
+        if q.resource_id is not None:
+            resource = found.get(q.resource_id)
+            if resource is None:
+                return Decision(False, q.permission, _NOT_READABLE, rtype, q.resource_id)
+            return resource
+        if q.company_id is not None:
+            return Resource(rtype, q.company_id)
+        return Decision(False, q.permission, _UNNAMED, rtype)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -88,106 +267,102 @@ class Scope:
         allowed = self.engine.query_filter(self.principal, permission, resource_type)
         return conjoin(allowed, query)
 
-    async def page(self, req: ListRequest) -> Page:
-        """A page of documents the caller holds `req.permission` on, newest first."""
-        strategy = self.strategy if req.resource_type == "ticket" else "pushdown"
-        lister = STRATEGIES[strategy]
-        return await lister(self.collection(req.resource_type), self.engine, self.principal, req)
+    async def page(
+        self,
+        model: type[D],
+        permission: str,
+        query: Mapping[str, Any],
+        limit: int,
+        after: ObjectId | None = None,
+    ) -> Page[D]:
+        """A page of documents the caller holds `permission` on, newest first."""
+        resource_type = self.resource_type(model)
+        req = ListRequest(permission, resource_type, query, limit, after)
+        lister = STRATEGIES[self.strategy]
+        raw = await lister(model.get_pymongo_collection(), self.engine, self.principal, req)
+        return Page(
+            [model.model_validate(d) for d in raw.items], raw.next_cursor, raw.docs_received
+        )
 
     async def find_all(
-        self,
-        permission: str,
-        resource_type: str,
-        query: Mapping[str, Any] | None = None,
-        projection: Mapping[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
+        self, model: type[D], permission: str, query: Mapping[str, Any] | None = None
+    ) -> list[D]:
         """Every document matching `query` that the caller holds `permission` on."""
-        cursor = self.collection(resource_type).find(
-            self.filter(permission, resource_type, query), projection
-        )
-        return await cursor.to_list()
+        flt = self.filter(permission, self.resource_type(model), query)
+        return [model.model_validate(d) async for d in model.get_pymongo_collection().find(flt)]
 
     async def aggregate(
-        self, permission: str, resource_type: str, pipeline: Sequence[Mapping[str, Any]]
+        self, model: type[Document], permission: str, pipeline: Sequence[Mapping[str, Any]]
     ) -> list[dict[str, Any]]:
         """Run `pipeline` over the documents the caller holds `permission` on.
 
         The compiled filter is the first stage, so the later ones (`$lookup`, `$group`, ...)
-        only ever see what the caller may see.
+        only ever see what the caller may see. The rows have the pipeline's shape: the
+        caller validates them into its own model.
         """
-        stages = [{"$match": self.filter(permission, resource_type)}, *pipeline]
-        cursor = await self.collection(resource_type).aggregate(stages)
+        stages = [{"$match": self.filter(permission, self.resource_type(model))}, *pipeline]
+        cursor = await model.get_pymongo_collection().aggregate(stages)
         return await cursor.to_list()
 
     async def get(
         self,
-        resource_type: str,
+        model: type[D],
         resource_id: ObjectId,
         permission: str,
-        projection: Mapping[str, Any] | None = None,
         query: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Authorized[D]:
         """Fetch one readable document matching `query` and authorize `permission` on it.
 
         Not readable (or absent) -> `NotFound`; readable but `permission` missing ->
-        `Forbidden` naming it.
+        `Forbidden` naming it. Either way the denial is recorded.
         """
-        read = self.engine.policy.resource_types[resource_type].read
-        doc = await self.collection(resource_type).find_one(
-            self.filter(read, resource_type, conjoin({"_id": resource_id}, query)), projection
+        resource_type = self.resource_type(model)
+        read = self.engine.resource_type(resource_type).read
+        raw = await model.get_pymongo_collection().find_one(
+            self.filter(read, resource_type, conjoin({"_id": resource_id}, query))
         )
-        if doc is None:
-            if self.audit is not None and permission != read:
-                self.audit.record(
-                    user=self.principal.user_id,
-                    company=None,
-                    action=permission,
-                    resource_type=resource_type,
-                    resource_id=resource_id,
-                    allowed=False,
-                    reason=f"{resource_type} not readable",
-                )
+        if raw is None:
+            if permission != read:  # an attempt to change what one cannot see
+                denied = Decision(False, permission, _NOT_READABLE, resource_type, resource_id)
+                self._audit(None, resource_type, resource_id, denied)
             raise NotFound(f"{resource_type} not found")
-        self.authorize(permission, self.engine.resource_of(resource_type, doc))
-        return doc
+        resource = self.engine.resource_of(resource_type, raw)
+        decision = self.authorize(permission, resource)
+        return Authorized(model.model_validate(raw), resource, decision)
 
     # -- writes ----------------------------------------------------------------------------
 
     async def update(
         self,
-        resource: Resource,
-        permission: str,
+        target: Authorized[D],
         update: Mapping[str, Any],
         session: AsyncClientSession | None = None,
-    ) -> dict[str, Any]:
-        """Apply `update` to one resource after authorizing it; return the new document.
+    ) -> D:
+        """Apply `update` to an authorized document; return it as it is now.
 
         The permission filter is applied again in the write itself, so a document cannot
-        change tenant or access between the check and the write.
+        change tenant or access between the decision and the write.
         """
-        decision = self.authorize(permission, resource)
-        assert resource.id is not None  # noqa: S101 - single-document writes name one
-        doc = await self.collection(resource.type).find_one_and_update(
-            self.filter(permission, resource.type, {"_id": resource.id}),
+        model = type(target.doc)
+        resource = target.resource
+        raw = await model.get_pymongo_collection().find_one_and_update(
+            self.filter(target.decision.permission, resource.type, {"_id": resource.id}),
             dict(update),
             return_document=True,
             session=session,
         )
-        if doc is None:
+        if raw is None:
             raise NotFound(f"{resource.type} not found")
-        self.record_write(permission, resource, decision)
-        return doc
+        return model.model_validate(raw)  # type: ignore[no-any-return]  # D, by `type(doc)`
 
-    async def delete(
-        self, resource: Resource, permission: str, session: AsyncClientSession | None = None
-    ) -> tuple[dict[str, Any], Decision]:
-        """Delete one resource after authorizing it; return the deleted document and the
-        decision, which the caller records once the write is final (it may be part of a
-        transaction that has yet to commit)."""
-        decision = self.authorize(permission, resource)
-        doc = await self.collection(resource.type).find_one_and_delete(
-            self.filter(permission, resource.type, {"_id": resource.id}), session=session
+    async def delete(self, target: Authorized[D], session: AsyncClientSession | None = None) -> D:
+        """Delete an authorized document (the permission filter applied again); return it."""
+        model = type(target.doc)
+        resource = target.resource
+        raw = await model.get_pymongo_collection().find_one_and_delete(
+            self.filter(target.decision.permission, resource.type, {"_id": resource.id}),
+            session=session,
         )
-        if doc is None:
+        if raw is None:
             raise NotFound(f"{resource.type} not found")
-        return doc, decision
+        return model.model_validate(raw)  # type: ignore[no-any-return]  # D, by `type(doc)`

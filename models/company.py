@@ -16,8 +16,8 @@ class Company(Document):
 
     `ticket_seq` is the last ticket number handed out; it is incremented atomically
     (`$inc` on this one document) so numbers stay unique and sequential under concurrent
-    creation. `members_version` is written by every change of the company's memberships
-    made in a transaction, so that two such changes conflict (see app/services/tenancy.py).
+    creation. `owners_version` is written by every change that takes an owner (admin) away
+    in a transaction, so that two such changes conflict (see app/services/memberships.py).
     `deleting` marks a tenant whose deletion has started: it is hidden at once, and a
     retried deletion finishes the remaining idempotent steps.
     """
@@ -25,7 +25,7 @@ class Company(Document):
     name: str
     created_by: PydanticObjectId
     ticket_seq: int = 0
-    members_version: int = 0
+    owners_version: int = 0
     deleting: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -1,7 +1,6 @@
 """A user's role in one company: the fact tenant permissions derive from."""
 
 from datetime import datetime
-from enum import StrEnum
 
 from beanie import Document, PydanticObjectId
 from pydantic import Field
@@ -10,20 +9,16 @@ from pymongo import ASCENDING, IndexModel
 from models.common import utcnow
 
 
-class Role(StrEnum):
-    """Tenant roles; their permissions are defined in `authz/policy.toml`."""
-
-    ADMIN = "admin"
-    AGENT = "agent"
-    CUSTOMER = "customer"
-
-
 class Membership(Document):
-    """User `user` holds `role` in company `company`. At most one per (user, company)."""
+    """User `user` holds `role` in company `company`. At most one per (user, company).
+
+    The roles and what they allow are the policy's (`authz/policy.toml`); the API refuses a
+    role the policy does not declare before one is stored.
+    """
 
     user: PydanticObjectId
     company: PydanticObjectId
-    role: Role
+    role: str
     created_by: PydanticObjectId | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

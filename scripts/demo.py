@@ -194,7 +194,7 @@ class Demo:
         self.names[s.user_id] = p.name
         for company, (cid, _) in s.companies.items():
             self.names[cid] = company
-        expected = {c: r.value for c, r in memberships_of(p.username).items()}
+        expected = {c: r for c, r in memberships_of(p.username).items()}
         actual = {c: role for c, (_, role) in s.companies.items()}
         if actual != expected:
             self.surprise(f"{p.name}'s companies and roles: expected {expected}, got {actual}")

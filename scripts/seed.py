@@ -37,7 +37,6 @@ from models import (
     Company,
     Membership,
     Priority,
-    Role,
     Status,
     Ticket,
     User,
@@ -85,13 +84,13 @@ PERSONAS: tuple[Persona, ...] = (
 )
 
 # The first admin listed is the company's creator.
-COMPANIES: dict[str, dict[str, Role]] = {
-    "Acme Corp": {"sara": Role.ADMIN, "mark": Role.AGENT, "lisa": Role.CUSTOMER},
+COMPANIES: dict[str, dict[str, str]] = {
+    "Acme Corp": {"sara": "admin", "mark": "agent", "lisa": "customer"},
     "Globex Inc": {
-        "john": Role.ADMIN,
-        "emma": Role.AGENT,
-        "david": Role.CUSTOMER,
-        "mark": Role.CUSTOMER,
+        "john": "admin",
+        "emma": "agent",
+        "david": "customer",
+        "mark": "customer",
     },
 }
 
@@ -134,7 +133,7 @@ TICKETS: tuple[DemoTicket, ...] = (
 )
 
 
-def memberships_of(username: str) -> dict[str, Role]:
+def memberships_of(username: str) -> dict[str, str]:
     """A persona's role in each demo company, by company name."""
     return {name: roles[username] for name, roles in COMPANIES.items() if username in roles}
 
@@ -167,7 +166,7 @@ async def seed_demo(db: AsyncDatabase[Any], console: Console | None = None) -> b
     users = await _ensure_users(note)
     companies: dict[str, Company] = {}
     for name, roles in COMPANIES.items():
-        creator = users[next(u for u, r in roles.items() if r is Role.ADMIN)]
+        creator = users[next(u for u, r in roles.items() if r == "admin")]
         companies[name] = await _ensure_company(name, creator, note)
         for username, role in roles.items():
             await _ensure_membership(companies[name], users[username], role, creator, note)
@@ -209,7 +208,7 @@ async def _ensure_company(name: str, creator: User, note: Callable[[str], None])
 
 
 async def _ensure_membership(
-    company: Company, user: User, role: Role, creator: User, note: Callable[[str], None]
+    company: Company, user: User, role: str, creator: User, note: Callable[[str], None]
 ) -> None:
     query = {"company": _id(company), "user": _id(user)}
     existing = await Membership.find_one(query)
@@ -220,11 +219,11 @@ async def _ensure_membership(
             ).insert()
         except DuplicateKeyError:
             return  # a concurrent seed won the race; the unique index keeps one
-        note(f"{user.username} is {role.value} of {company.name}")
+        note(f"{user.username} is {role} of {company.name}")
     elif existing.role != role:
         # The demo's story and its expected counts depend on these exact roles.
         await existing.set({Membership.role: role, Membership.updated_at: utcnow()})
-        note(f"{user.username} is {role.value} of {company.name} again (was {existing.role})")
+        note(f"{user.username} is {role} of {company.name} again (was {existing.role})")
 
 
 async def _ensure_ticket(
@@ -298,7 +297,7 @@ def persona_table(counts: dict[str, int]) -> Table:
     table.add_column("Companies and roles")
     table.add_column("Sees", justify="right")
     for p in PERSONAS:
-        roles = ", ".join(f"{c}: {r.value}" for c, r in memberships_of(p.username).items())
+        roles = ", ".join(f"{c}: {r}" for c, r in memberships_of(p.username).items())
         seen = counts.get(p.email, 0)
         sees = str(seen) if seen == p.sees else f"[red]{seen} (expected {p.sees})[/red]"
         table.add_row(p.name, p.email, PASSWORD, roles, sees)

@@ -414,7 +414,7 @@ async def seed_synthetic(
             "name": f"{NAME_PREFIX}{t.index:04d}",
             "created_by": t.admins[0],
             "ticket_seq": tickets_per_tenant,
-            "members_version": 0,
+            "owners_version": 0,
             "deleting": False,
             "created_at": t.created_at,
             "updated_at": t.created_at,

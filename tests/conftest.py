@@ -86,7 +86,7 @@ async def _clean(app: FastAPI) -> AsyncIterator[None]:
     yield
     await app.state.audit.flush()
     for model in DOCUMENT_MODELS:
-        await model.get_pymongo_collection().delete_many({})  # type: ignore[attr-defined]
+        await model.get_pymongo_collection().delete_many({})
 
 
 @pytest.fixture

@@ -1,5 +1,9 @@
 """The architecture, enforced: routers go through the authorized query layer, and the
-policy engine stays free of the web framework."""
+policy engine stays free of the web framework.
+
+Routers may name the protected document classes (that is how they ask `Scope` for typed
+documents) but never query, write or reach the collection of one themselves.
+"""
 
 import ast
 from pathlib import Path
@@ -32,9 +36,6 @@ def bypasses(source: str) -> list[str]:
     tree = ast.parse(source)
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module == "models":
-            names = {a.name for a in node.names} & PROTECTED
-            found += [f"line {node.lineno}: imports {n} from models" for n in sorted(names)]
         if isinstance(node, ast.Attribute) and node.attr == "get_pymongo_collection":
             found.append(f"line {node.lineno}: raw collection access")
         if (
@@ -58,7 +59,7 @@ def test_routers_go_through_the_authorized_layer() -> None:
 
 def test_the_check_catches_a_bypass() -> None:
     bad = "from models import Ticket\nasync def h():\n    return await Ticket.find({}).to_list()\n"
-    assert bypasses(bad) == ["line 1: imports Ticket from models", "line 3: Ticket.find"]
+    assert bypasses(bad) == ["line 3: Ticket.find"]
     raw = "def h(scope):\n    return Thing.get_pymongo_collection()\n"
     assert bypasses(raw) == ["line 2: raw collection access"]
 

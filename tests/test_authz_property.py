@@ -69,7 +69,7 @@ async def write(world: dict[str, Any]) -> tuple[list[ObjectId], list[dict[str, A
                 "name": f"c{i}",
                 "created_by": users[0],
                 "ticket_seq": 0,
-                "members_version": 0,
+                "owners_version": 0,
                 "deleting": False,
                 "created_at": now,
                 "updated_at": now,

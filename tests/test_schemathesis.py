@@ -32,7 +32,6 @@ from schemathesis.specs.openapi.checks import (
 
 from app.config import Settings
 from app.main import create_app
-from models import Role
 from tests.conftest import TEST_SECRET
 from tests.utils.factories import World
 
@@ -66,8 +65,8 @@ async def personas(world: World) -> Personas:
         await world.user(n) for n in ("fz_admin", "fz_agent", "fz_customer", "fz_outsider")
     ]
     company = await world.company("Fuzz Inc", admin=admin)
-    await world.member(company, agent, Role.AGENT)
-    await world.member(company, customer, Role.CUSTOMER)
+    await world.member(company, agent, "agent")
+    await world.member(company, customer, "customer")
     ticket = await world.ticket(company, customer)
     await world.share(ticket, agent)
     headers = {

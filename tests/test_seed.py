@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from app.config import Settings
 from app.security import verify_password
-from models import DOCUMENT_MODELS, Company, Membership, Role, Ticket, User
+from models import DOCUMENT_MODELS, Company, Membership, Ticket, User
 from scripts.devdb.process import ROOT, free_port
 from scripts.seed import parse_args, seed_demo, visible_ticket_counts
 
@@ -49,7 +49,7 @@ def database(app: FastAPI, settings: Settings) -> AsyncDatabase[Any]:
 
 async def snapshot(db: AsyncDatabase[Any]) -> dict[str, list[dict[str, Any]]]:
     """Every document of every collection, in a stable order."""
-    names = [m.Settings.name for m in DOCUMENT_MODELS]  # type: ignore[attr-defined]
+    names = [m.get_collection_name() for m in DOCUMENT_MODELS]
     return {n: await db[n].find().sort("_id", 1).to_list() for n in names}
 
 
@@ -58,7 +58,7 @@ async def demo_state() -> dict[str, Any]:
     users = {u.id: u for u in await User.find_all().to_list()}
     companies = {c.id: c for c in await Company.find_all().to_list()}
     roles = {
-        (companies[m.company].name, users[m.user].username): m.role.value
+        (companies[m.company].name, users[m.user].username): m.role
         for m in await Membership.find_all().to_list()
     }
     tickets: dict[str, list[tuple[int, str]]] = {}
@@ -84,7 +84,7 @@ async def test_seed_creates_exactly_the_demo_tenants(app: FastAPI, settings: Set
     assert state["roles"] == ROLES
     for company in companies.values():
         creator = users[company.created_by].username
-        assert ROLES[(company.name, creator)] == Role.ADMIN
+        assert ROLES[(company.name, creator)] == "admin"
 
     for name, tickets in state["tickets"].items():
         assert {author for _, author in tickets} == TICKET_AUTHORS[name]

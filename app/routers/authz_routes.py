@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from app.deps import CallerDep
 from app.errors import error_responses
 from app.schemas import CheckBatchIn, CheckOut, ObjectIdStr, PermissionGraph
-from authz.engine import Decision, Resource
+from authz.scope import Question
 
 router = APIRouter(tags=["authz"])
 
@@ -35,53 +35,23 @@ async def my_permissions(
     responses=error_responses(401, 422),
 )
 async def check(body: CheckBatchIn, caller: CallerDep) -> CheckOut:
-    """Answer up to 100 questions `may I <action> this <resource_type>?` in one call.
+    """Answer up to 100 questions `may I <permission> on this resource?` in one call.
 
-    A ticket is named by `resource_id`; company-level questions (and `create`) by
-    `company_id`. A ticket the caller cannot read is answered false, never revealed.
+    A resource is named by `resource_id`; what is decided per company (`ticket:create`,
+    `members:add`, ...) by `company_id`. A resource the caller cannot read is answered
+    false, never revealed.
     """
-    scope = caller.scope
-    ticket_ids = [
-        ObjectId(c.resource_id)
+    questions = [
+        Question(
+            c.permission_name,
+            ObjectId(c.resource_id) if c.resource_id else None,
+            ObjectId(c.company_id) if c.company_id else None,
+        )
         for c in body.checks
-        if c.resource_type == "ticket" and c.resource_id
     ]
-    tickets = (
-        {
-            d["_id"]: d
-            for d in await scope.find_all(
-                "ticket:read",
-                "ticket",
-                {"_id": {"$in": ticket_ids}},
-                {"company": 1, "created_by": 1},
-            )
-        }
-        if ticket_ids
-        else {}
+    answers = await caller.scope.check_many(questions)
+    return CheckOut(
+        results=[a.decision.allowed for a in answers],
+        reasons=[a.decision.reason for a in answers],
+        fields=[sorted(a.fields) if a.fields is not None else None for a in answers],
     )
-    results: list[bool] = []
-    reasons: list[str] = []
-    for c in body.checks:
-        permission = f"{c.resource_type}:{c.action}"
-        decision: Decision | None = None
-        resource: Resource | None = None
-        if c.resource_type == "ticket" and c.resource_id:
-            doc = tickets.get(ObjectId(c.resource_id))
-            if doc is not None:
-                resource = scope.engine.resource_of("ticket", doc)
-        else:
-            company = c.company_id or (c.resource_id if c.resource_type == "company" else None)
-            if company:
-                resource = Resource(
-                    c.resource_type,
-                    ObjectId(company),
-                    ObjectId(c.resource_id) if c.resource_id else None,
-                )
-        if resource is None:
-            results.append(False)
-            reasons.append(f"{c.resource_type} not found (give resource_id or company_id)")
-            continue
-        decision = scope.check(permission, resource)
-        results.append(decision.allowed)
-        reasons.append(decision.reason)
-    return CheckOut(results=results, reasons=reasons)

@@ -1,8 +1,9 @@
 """Benchmark-only baseline: the ticket list without authorization.
 
 Mounted only when BENCH_ROUTES is on, which the settings refuse outside development. It
-authenticates like every route, then runs the handler's query with no permission filter,
-so `make bench` can measure what authorization adds to `GET /tickets`.
+authenticates like every route, then runs the handler's query with no permission filter
+and no facts, through the same typed documents and presenters as `GET /tickets`, so
+`make bench` measures what authorization adds and nothing else.
 """
 
 from typing import Annotated, Any
@@ -11,7 +12,7 @@ from bson import ObjectId
 from fastapi import APIRouter, Query
 
 from app.deps import CurrentUser
-from app.routers.tickets import render_ticket
+from app.presenters import ticket_out
 from app.schemas import ObjectIdStr, TicketPage
 from models import Ticket
 
@@ -26,8 +27,9 @@ async def tickets_unauthorized(
 ) -> TicketPage:
     """The same query as `GET /tickets`, minus the caller's facts and filter."""
     query: dict[str, Any] = {"company": ObjectId(company_id)} if company_id else {}
-    docs = (
+    raw = (
         await Ticket.get_pymongo_collection().find(query).sort([("_id", -1)]).limit(limit).to_list()
     )
-    cursor = str(docs[-1]["_id"]) if len(docs) == limit else None
-    return TicketPage(items=[render_ticket(d, True) for d in docs], next_cursor=cursor)
+    tickets = [Ticket.model_validate(d) for d in raw]
+    cursor = str(tickets[-1].id) if len(tickets) == limit else None
+    return TicketPage(items=[ticket_out(t, True) for t in tickets], next_cursor=cursor)

@@ -4,13 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.deps import CallerDep, DatabaseDep, parse_cursor, parse_id
+from app.deps import CallerDep, CompanyId, Cursor, DatabaseDep
 from app.errors import error_responses
-from app.schemas import AuditOut, AuditPage, CompanyIn, CompanyOut, CompanyUpdate
-from app.services import tenancy
+from app.presenters import audit_out
+from app.schemas import AuditPage, CompanyIn, CompanyOut, CompanyUpdate
+from app.services import companies as service
 from app.services.lookups import live_companies
-from authz.listing import ListRequest
-from models import LIVE_COMPANY
+from models import LIVE_COMPANY, AuditEvent, Company, touched
 
 router = APIRouter(prefix="/companies", tags=["companies"])
 
@@ -24,8 +24,8 @@ router = APIRouter(prefix="/companies", tags=["companies"])
 )
 async def create_company(body: CompanyIn, caller: CallerDep, db: DatabaseDep) -> CompanyOut:
     """Create a tenant; the caller becomes its admin."""
-    company = await tenancy.create_company(db, caller.principal.user_id, body.name)
-    return CompanyOut(id=str(company.id), name=company.name, role="admin")
+    company = await service.create_company(db, caller.scope, body.name)
+    return CompanyOut(id=company.id, name=company.name, role=caller.scope.engine.owner_role)
 
 
 @router.get(
@@ -36,7 +36,7 @@ async def list_companies(caller: CallerDep) -> list[CompanyOut]:
     roles = caller.principal.roles
     names = await live_companies(list(roles))
     return sorted(
-        (CompanyOut(id=str(c), name=names[c], role=roles[c]) for c in names),
+        (CompanyOut(id=c, name=names[c], role=roles[c]) for c in names),
         key=lambda c: (c.name.lower(), c.id),
     )
 
@@ -47,11 +47,10 @@ async def list_companies(caller: CallerDep) -> list[CompanyOut]:
     summary="Get a company",
     responses=error_responses(401, 404),
 )
-async def get_company(company_id: str, caller: CallerDep) -> CompanyOut:
+async def get_company(company_id: CompanyId, caller: CallerDep) -> CompanyOut:
     """A company the caller belongs to."""
-    cid = parse_id(company_id, "company")
-    doc = await caller.scope.get("company", cid, "company:read", query=LIVE_COMPANY)
-    return CompanyOut(id=company_id, name=doc["name"], role=caller.principal.roles[cid])
+    target = await caller.scope.get(Company, company_id, "company:read", query=LIVE_COMPANY)
+    return CompanyOut(id=company_id, name=target.doc.name, role=caller.principal.roles[company_id])
 
 
 @router.patch(
@@ -60,13 +59,15 @@ async def get_company(company_id: str, caller: CallerDep) -> CompanyOut:
     summary="Rename a company",
     responses=error_responses(401, 403, 404, 422),
 )
-async def update_company(company_id: str, body: CompanyUpdate, caller: CallerDep) -> CompanyOut:
+async def update_company(
+    company_id: CompanyId, body: CompanyUpdate, caller: CallerDep
+) -> CompanyOut:
     """Rename a company (admin)."""
-    cid = parse_id(company_id, "company")
-    doc = await caller.scope.update(
-        tenancy.company_resource(cid), "company:update", {"$set": {"name": body.name}}
-    )
-    return CompanyOut(id=company_id, name=doc["name"], role=caller.principal.roles[cid])
+    scope = caller.scope
+    target = await scope.get(Company, company_id, "company:update", query=LIVE_COMPANY)
+    company = await scope.update(target, touched({"$set": {"name": body.name}}))
+    scope.record(target.resource, target.decision)
+    return CompanyOut(id=company_id, name=company.name, role=caller.principal.roles[company_id])
 
 
 @router.delete(
@@ -75,9 +76,9 @@ async def update_company(company_id: str, body: CompanyUpdate, caller: CallerDep
     summary="Delete a company and everything in it",
     responses=error_responses(401, 403, 404),
 )
-async def delete_company(company_id: str, caller: CallerDep) -> Response:
+async def delete_company(company_id: CompanyId, caller: CallerDep) -> Response:
     """Delete the tenant: tickets, grants, memberships, then the company (admin)."""
-    await tenancy.delete_company(caller.scope, parse_id(company_id, "company"))
+    await service.delete_company(caller.scope, company_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -88,30 +89,15 @@ async def delete_company(company_id: str, caller: CallerDep) -> Response:
     responses=error_responses(401, 403, 404, 422),
 )
 async def audit_log(
-    company_id: str,
+    company_id: CompanyId,
     caller: CallerDep,
+    cursor: Cursor,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=24)] = None,
 ) -> AuditPage:
     """Denials and writes in the company, newest first (admin)."""
-    cid = parse_id(company_id, "company")
-    caller.scope.authorize("audit:read", tenancy.company_resource(cid))
-    page = await caller.scope.page(
-        ListRequest("audit:read", "audit", {"company": cid}, limit, parse_cursor(cursor))
-    )
+    caller.scope.authorize("audit:read", service.company_resource(company_id))
+    page = await caller.scope.page(AuditEvent, "audit:read", {"company": company_id}, limit, cursor)
     return AuditPage(
-        items=[
-            AuditOut(
-                id=str(e["_id"]),
-                time=e["time"],
-                user_id=str(e["user"]) if e.get("user") else None,
-                action=e["action"],
-                resource_type=e["resource_type"],
-                resource_id=str(e["resource_id"]) if e.get("resource_id") else None,
-                allowed=e["allowed"],
-                reason=e["reason"],
-            )
-            for e in page.items
-        ],
+        items=[audit_out(e) for e in page.items],
         next_cursor=str(page.next_cursor) if page.next_cursor else None,
     )

@@ -5,18 +5,20 @@ from typing import Any
 from bson import ObjectId
 from fastapi import APIRouter, Response, status
 
-from app.deps import CallerDep, DatabaseDep, parse_id
+from app.deps import CallerDep, CompanyId, DatabaseDep, UserId
 from app.errors import error_responses
 from app.schemas import MemberIn, MemberOut, MemberUpdate
-from app.services import tenancy
+from app.services import memberships as service
+from app.services.companies import company_resource
 from authz.errors import NotFound
-from models import User
+from models import Membership, User
 
 router = APIRouter(prefix="/companies/{company_id}/members", tags=["members"])
 
 
-def members_with_accounts(company_id: ObjectId) -> list[dict[str, Any]]:
-    """The company's memberships, oldest first, each joined with its account's public fields."""
+def with_accounts(company_id: ObjectId) -> list[dict[str, Any]]:
+    """The company's memberships, oldest first, each joined with its account's public fields
+    (one aggregation: `$lookup` into users)."""
     return [
         {"$match": {"company": company_id}},
         {"$sort": {"_id": 1}},
@@ -30,6 +32,15 @@ def members_with_accounts(company_id: ObjectId) -> list[dict[str, Any]]:
             }
         },
         {"$unwind": "$account"},
+        {
+            "$project": {
+                "_id": 0,
+                "user_id": "$user",
+                "role": 1,
+                "username": "$account.username",
+                "email": "$account.email",
+            }
+        },
     ]
 
 
@@ -39,20 +50,11 @@ def members_with_accounts(company_id: ObjectId) -> list[dict[str, Any]]:
     summary="List members",
     responses=error_responses(401, 403, 404),
 )
-async def list_members(company_id: str, caller: CallerDep) -> list[MemberOut]:
+async def list_members(company_id: CompanyId, caller: CallerDep) -> list[MemberOut]:
     """Members and their roles (admins and agents)."""
-    cid = parse_id(company_id, "company")
-    caller.scope.authorize("members:list", tenancy.company_resource(cid))
-    rows = await caller.scope.aggregate("members:list", "members", members_with_accounts(cid))
-    return [
-        MemberOut(
-            user_id=str(m["user"]),
-            username=m["account"]["username"],
-            email=m["account"]["email"],
-            role=m["role"],
-        )
-        for m in rows
-    ]
+    caller.scope.authorize("members:list", company_resource(company_id))
+    rows = await caller.scope.aggregate(Membership, "members:list", with_accounts(company_id))
+    return [MemberOut.model_validate(row) for row in rows]
 
 
 @router.post(
@@ -63,19 +65,19 @@ async def list_members(company_id: str, caller: CallerDep) -> list[MemberOut]:
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def add_member(
-    company_id: str, body: MemberIn, caller: CallerDep, db: DatabaseDep
+    company_id: CompanyId, body: MemberIn, caller: CallerDep, db: DatabaseDep
 ) -> MemberOut:
     """Add an existing user, by email or user id, with a role (admin)."""
-    membership, user = await tenancy.add_member(
+    membership, user = await service.add_member(
         db,
         caller.scope,
-        parse_id(company_id, "company"),
+        company_id,
         email=body.email,
         user_id=ObjectId(body.user_id) if body.user_id else None,
         role=body.role,
     )
     return MemberOut(
-        user_id=str(user.id), username=user.username, email=user.email, role=membership.role
+        user_id=user.id, username=user.username, email=user.email, role=membership.role
     )
 
 
@@ -86,17 +88,16 @@ async def add_member(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def change_role(
-    company_id: str, user_id: str, body: MemberUpdate, caller: CallerDep, db: DatabaseDep
+    company_id: CompanyId, user_id: UserId, body: MemberUpdate, caller: CallerDep, db: DatabaseDep
 ) -> MemberOut:
     """Change a role (admin); the last admin cannot be demoted (409)."""
-    uid = parse_id(user_id, "member")
-    doc = await tenancy.change_role(
-        db, caller.scope, parse_id(company_id, "company"), uid, body.role
-    )
-    user = await User.get(uid)
+    membership = await service.change_role(db, caller.scope, company_id, user_id, body.role)
+    user = await User.get(user_id)
     if user is None:  # the account was deleted meanwhile
         raise NotFound("member not found")
-    return MemberOut(user_id=user_id, username=user.username, email=user.email, role=doc["role"])
+    return MemberOut(
+        user_id=user_id, username=user.username, email=user.email, role=membership.role
+    )
 
 
 @router.delete(
@@ -106,10 +107,8 @@ async def change_role(
     responses=error_responses(401, 403, 404, 409),
 )
 async def remove_member(
-    company_id: str, user_id: str, caller: CallerDep, db: DatabaseDep
+    company_id: CompanyId, user_id: UserId, caller: CallerDep, db: DatabaseDep
 ) -> Response:
     """Remove a member and all their access in the company (admin); not the last admin."""
-    await tenancy.remove_member(
-        db, caller.scope, parse_id(company_id, "company"), parse_id(user_id, "member")
-    )
+    await service.remove_member(db, caller.scope, company_id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

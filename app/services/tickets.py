@@ -8,11 +8,12 @@ from pymongo.errors import DuplicateKeyError
 
 from app.atomic import Unit, atomic
 from app.db import Database
-from app.services.tenancy import company_resource
-from authz.engine import Decision
+from app.services.companies import company_resource
 from authz.errors import Conflict, Forbidden, InvalidInput, NotFound
-from authz.scope import Scope
-from models import Company, Grant, Membership, Priority, Reply, Ticket, utcnow
+from authz.scope import Authorized, Scope
+from models import Company, Grant, Membership, Priority, Reply, Ticket, touched
+
+VIEWER = "viewer"  # the stored role of `ticket#viewer` (authz/policy.toml)
 
 
 async def next_number(company_id: ObjectId) -> int:
@@ -36,7 +37,7 @@ async def next_number(company_id: ObjectId) -> int:
 
 async def create_ticket(
     scope: Scope, company_id: ObjectId, subject: str, description: str, priority: Priority
-) -> dict[str, Any]:
+) -> Ticket:
     """Open a ticket in a company the caller belongs to, with the company's next number."""
     resource = company_resource(company_id)
     decision = scope.authorize("ticket:create", resource)
@@ -49,106 +50,102 @@ async def create_ticket(
         created_by=scope.user_id,
     )
     await ticket.insert()
-    doc: dict[str, Any] = ticket.model_dump(by_alias=True)
-    scope.record_write("ticket:create", scope.engine.resource_of("ticket", doc), decision)
-    return doc
+    scope.record(scope.engine.resource_of("ticket", ticket.model_dump(by_alias=True)), decision)
+    return ticket
 
 
-async def update_ticket(
-    scope: Scope, ticket_id: ObjectId, changes: dict[str, Any]
-) -> dict[str, Any]:
+async def update_ticket(scope: Scope, ticket_id: ObjectId, changes: dict[str, Any]) -> Ticket:
     """Apply the whitelisted `changes`; fields outside the caller's role are 403."""
-    doc = await scope.get("ticket", ticket_id, "ticket:update")
-    resource = scope.engine.resource_of("ticket", doc)
+    target = await scope.get(Ticket, ticket_id, "ticket:update")
     if not changes:
         raise InvalidInput("name at least one field to change")
-    writable = scope.engine.writable_fields(scope.principal, resource)
-    refused = sorted(set(changes) - writable)
-    if refused:
-        role = scope.principal.roles.get(resource.company)
-        raise Forbidden(
-            f"role '{role}' in company {resource.company} lacks ticket:update on "
-            f"{', '.join(refused)} (it may change: {', '.join(sorted(writable)) or 'nothing'})",
-            permission="ticket:update",
-            fields=refused,
-        )
+    _refuse_unwritable(scope, target, changes)
     for name, value in changes.items():
         if value is None and name != "assigned_to":
             raise InvalidInput(f"{name} cannot be null")
     if changes.get("assigned_to") is not None:
-        assignee = ObjectId(changes["assigned_to"])
-        member = await Membership.get_pymongo_collection().find_one(
-            {"company": resource.company, "user": assignee}, {"role": 1}
+        changes["assigned_to"] = await _assignable(scope, target, ObjectId(changes["assigned_to"]))
+    ticket = await scope.update(target, touched({"$set": changes}))
+    scope.record(target.resource, target.decision)
+    return ticket
+
+
+def _refuse_unwritable(scope: Scope, target: Authorized[Ticket], changes: dict[str, Any]) -> None:
+    writable = scope.engine.writable_fields(scope.principal, target.resource)
+    refused = sorted(set(changes) - writable)
+    if refused:
+        company = target.resource.company
+        role = scope.principal.roles.get(company)
+        raise Forbidden(
+            f"role '{role}' in company {company} lacks ticket:update on "
+            f"{', '.join(refused)} (it may change: {', '.join(sorted(writable)) or 'nothing'})",
+            permission="ticket:update",
+            fields=refused,
         )
-        if member is None or not scope.engine.is_assignable(member["role"]):
-            raise InvalidInput("assigned_to must be an admin or agent of the ticket's company")
-        changes["assigned_to"] = assignee
-    return await scope.update(
-        resource, "ticket:update", {"$set": {**changes, "updated_at": utcnow()}}
+
+
+async def _assignable(scope: Scope, target: Authorized[Ticket], assignee: ObjectId) -> ObjectId:
+    member = await Membership.find_one(
+        Membership.company == target.resource.company, Membership.user == assignee
     )
+    if member is None or not scope.engine.is_assignable(member.role):
+        raise InvalidInput("assigned_to must be an admin or agent of the ticket's company")
+    return assignee
 
 
 async def delete_ticket(db: Database, scope: Scope, ticket_id: ObjectId) -> None:
     """Delete a ticket and the grants that pointed at it (both or neither)."""
-    doc = await scope.get("ticket", ticket_id, "ticket:delete")
-    resource = scope.engine.resource_of("ticket", doc)
+    target = await scope.get(Ticket, ticket_id, "ticket:delete")
 
-    async def steps(unit: Unit) -> Decision:
-        deleted, decision = await scope.delete(resource, "ticket:delete", session=unit.session)
-        unit.on_failure(lambda: Ticket.get_pymongo_collection().insert_one(deleted))
-        await Grant.get_pymongo_collection().delete_many(
-            {"resource_id": ticket_id}, session=unit.session
-        )
-        return decision
+    async def steps(unit: Unit) -> None:
+        deleted = await scope.delete(target, session=unit.session)
+        unit.on_failure(lambda: deleted.insert())
+        await Grant.find(Grant.resource_id == ticket_id).delete(session=unit.session)
 
-    scope.record_write("ticket:delete", resource, await atomic(db, steps))
+    await atomic(db, steps)
+    scope.record(target.resource, target.decision)
 
 
 async def add_reply(scope: Scope, ticket_id: ObjectId, body: str, internal: bool) -> Reply:
     """Post a public reply (ticket:reply) or an internal note (ticket:note)."""
     permission = "ticket:note" if internal else "ticket:reply"
-    doc = await scope.get("ticket", ticket_id, permission)
+    target = await scope.get(Ticket, ticket_id, permission)
     reply = Reply(author=scope.user_id, body=body, internal=internal)
-    await scope.update(
-        scope.engine.resource_of("ticket", doc),
-        permission,
-        {"$push": {"replies": reply.model_dump()}, "$set": {"updated_at": reply.created_at}},
-    )
+    await scope.update(target, touched({"$push": {"replies": reply.model_dump()}}))
+    scope.record(target.resource, target.decision)
     return reply
 
 
 async def share(scope: Scope, ticket_id: ObjectId, user_id: ObjectId) -> None:
     """Grant `ticket#viewer` to another member of the ticket's company."""
-    doc = await scope.get("ticket", ticket_id, "ticket:share")
-    resource = scope.engine.resource_of("ticket", doc)
-    decision = scope.authorize("ticket:share", resource)
-    member = await Membership.get_pymongo_collection().find_one(
-        {"company": resource.company, "user": user_id}, {"_id": 1}
-    )
-    if member is None:
+    target = await scope.get(Ticket, ticket_id, "ticket:share")
+    company = target.resource.company
+    if await Membership.find_one(Membership.company == company, Membership.user == user_id) is None:
         raise InvalidInput("a ticket can only be shared with a member of its company")
+    grant = Grant(
+        user=user_id,
+        role=VIEWER,
+        resource_type="ticket",
+        resource_id=ticket_id,
+        company=company,
+        created_by=scope.user_id,
+    )
     try:
-        await Grant(
-            user=user_id,
-            role="viewer",
-            resource_type="ticket",
-            resource_id=ticket_id,
-            company=resource.company,
-            created_by=scope.user_id,
-        ).insert()
+        await grant.insert()
     except DuplicateKeyError as exc:
         raise Conflict("the ticket is already shared with this user") from exc
-    scope.record_write("ticket:share", resource, decision)
+    scope.record(target.resource, target.decision)
 
 
 async def unshare(scope: Scope, ticket_id: ObjectId, user_id: ObjectId) -> None:
     """Revoke a stored viewer grant."""
-    doc = await scope.get("ticket", ticket_id, "ticket:share")
-    resource = scope.engine.resource_of("ticket", doc)
-    decision = scope.authorize("ticket:share", resource)
-    result = await Grant.get_pymongo_collection().delete_one(
-        {"resource_id": ticket_id, "user": user_id, "role": "viewer", "resource_type": "ticket"}
-    )
-    if result.deleted_count == 0:
+    target = await scope.get(Ticket, ticket_id, "ticket:share")
+    result = await Grant.find(
+        Grant.resource_id == ticket_id,
+        Grant.user == user_id,
+        Grant.role == VIEWER,
+        Grant.resource_type == "ticket",
+    ).delete()
+    if result is None or result.deleted_count == 0:
         raise NotFound("this user has no viewer grant on the ticket")
-    scope.record_write("ticket:share", resource, decision)
+    scope.record(target.resource, target.decision)

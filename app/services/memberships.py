@@ -1,0 +1,170 @@
+"""Memberships: adding, changing and removing members, and the rule that a company always
+keeps an owner (the policy's `owner_role`, admins here).
+
+Each write runs through `app.atomic`: in a transaction where the server has them, as
+ordered steps that undo themselves on failure where it does not. The owner rule is
+enforced by verifying after the write. Without a transaction the verification sees every
+other write, and a failed one undoes its own. In a transaction, snapshot isolation would
+let two demotions each count the other's owner and both commit (write skew), so every
+change that takes an owner away first writes its company's `owners_version`: two such
+changes conflict, and the driver retries one, which then sees the other. Changes that
+cannot take an owner away (adding a member, any change of a non-owner) write nothing
+shared, so they never wait on each other.
+"""
+
+import contextlib
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from app.atomic import Unit, atomic
+from app.db import Database
+from app.services.companies import company_resource
+from authz.errors import Conflict, InvalidInput, NotFound
+from authz.scope import Scope
+from models import Company, Grant, Membership, Ticket, User, touched
+
+LAST_OWNER = "a company must keep at least one {role}: promote another member first"
+
+
+async def add_member(
+    db: Database,
+    scope: Scope,
+    company_id: ObjectId,
+    *,
+    email: str | None,
+    user_id: ObjectId | None,
+    role: str,
+) -> tuple[Membership, User]:
+    """Add a user (by email or id) to a company with `role`; 409 if already a member."""
+    resource = company_resource(company_id)
+    decision = scope.authorize("members:add", resource)
+    if (email is None) == (user_id is None):
+        raise InvalidInput("give exactly one of email or user_id")
+    user = await (User.find_one(User.email == email) if email is not None else User.get(user_id))
+    if user is None or user.id is None:
+        raise NotFound("no user with that " + ("email" if email is not None else "id"))
+    uid = user.id
+
+    async def steps(unit: Unit) -> Membership:
+        membership = Membership(user=uid, company=company_id, role=role, created_by=scope.user_id)
+        try:
+            await membership.insert(session=unit.session)
+        except DuplicateKeyError as exc:
+            raise Conflict("this user is already a member of the company") from exc
+        unit.on_failure(membership.delete)
+        # Only now is the membership known to be new: grants an interrupted removal left
+        # behind must not come back to life (an existing member's shares are left alone).
+        await Grant.find(Grant.company == company_id, Grant.user == uid).delete(
+            session=unit.session
+        )
+        return membership
+
+    membership = await atomic(db, steps)
+    scope.record(resource, decision)
+    return membership, user
+
+
+async def change_role(
+    db: Database, scope: Scope, company_id: ObjectId, user_id: ObjectId, role: str
+) -> Membership:
+    """Change a member's role; the last owner cannot be demoted (409)."""
+    resource = company_resource(company_id)
+    decision = scope.authorize("members:update", resource)
+
+    async def steps(unit: Unit) -> Membership:
+        current = await _membership(company_id, user_id, unit)
+        if current.role == role:
+            return current
+        if current.role == scope.engine.owner_role:
+            await _owners_changing(company_id, unit)
+        await Membership.find_one(Membership.id == current.id).update(
+            touched({"$set": {"role": role}}), session=unit.session
+        )
+        unit.on_failure(lambda: _revert_role(current, role))
+        if current.role == scope.engine.owner_role:
+            await _ensure_an_owner_is_left(scope, company_id, unit)
+        if not scope.engine.is_assignable(role):
+            await _unassign(company_id, user_id, unit)
+        changed: Membership = current.model_copy(update={"role": role})
+        return changed
+
+    membership = await atomic(db, steps)
+    scope.record(resource, decision)
+    return membership
+
+
+async def remove_member(
+    db: Database, scope: Scope, company_id: ObjectId, user_id: ObjectId
+) -> None:
+    """Remove a member and every access they had there (grants, assignments)."""
+    resource = company_resource(company_id)
+    decision = scope.authorize("members:remove", resource)
+
+    async def steps(unit: Unit) -> None:
+        current = await _membership(company_id, user_id, unit)
+        if current.role == scope.engine.owner_role:
+            await _owners_changing(company_id, unit)
+        await current.delete(session=unit.session)
+        unit.on_failure(lambda: _restore(current))
+        if current.role == scope.engine.owner_role:
+            await _ensure_an_owner_is_left(scope, company_id, unit)
+        # The membership is gone, so the engine already ignores these; delete them for good.
+        await Grant.find(Grant.company == company_id, Grant.user == user_id).delete(
+            session=unit.session
+        )
+        await _unassign(company_id, user_id, unit)
+
+    await atomic(db, steps)
+    scope.record(resource, decision)
+
+
+async def _owners_changing(company_id: ObjectId, unit: Unit) -> None:
+    """In a transaction, the write that makes two changes that take an owner away conflict
+    (see the module's docstring); without one, the verification needs none."""
+    if unit.in_transaction:
+        await Company.find_one(Company.id == company_id).update(
+            {"$inc": {"owners_version": 1}}, session=unit.session
+        )
+
+
+async def _membership(company_id: ObjectId, user_id: ObjectId, unit: Unit) -> Membership:
+    member: Membership | None = await Membership.find_one(
+        Membership.company == company_id, Membership.user == user_id, session=unit.session
+    )
+    if member is None:
+        raise NotFound("member not found")
+    return member
+
+
+async def _ensure_an_owner_is_left(scope: Scope, company_id: ObjectId, unit: Unit) -> None:
+    owner = scope.engine.owner_role
+    owners = await Membership.find(
+        Membership.company == company_id, Membership.role == owner, session=unit.session
+    ).count()
+    if owners == 0:
+        raise Conflict(LAST_OWNER.format(role=owner))
+
+
+async def _revert_role(was: Membership, role: str) -> None:
+    """Undo a role change, unless another change has been made since."""
+    await Membership.find_one(Membership.id == was.id, Membership.role == role).update(
+        {"$set": {"role": was.role, "updated_at": was.updated_at}}
+    )
+
+
+async def _restore(membership: Membership) -> None:
+    """Put back a membership a failed removal deleted (unless a retry re-added it)."""
+    with contextlib.suppress(DuplicateKeyError):
+        await Membership.get_pymongo_collection().insert_one(membership.model_dump(by_alias=True))
+
+
+async def _unassign(company_id: ObjectId, user_id: ObjectId, unit: Unit) -> None:
+    """Tickets may only be assigned to members whose role the policy makes assignable.
+
+    Not undone without a transaction: a released ticket loses no data, and the retry of
+    the change it belongs to releases the rest.
+    """
+    await Ticket.find(Ticket.company == company_id, Ticket.assigned_to == user_id).update(
+        touched({"$set": {"assigned_to": None}}), session=unit.session
+    )
