@@ -101,11 +101,17 @@ class Caller:
 
 
 async def get_caller(
-    subject: SubjectDep, _: DatabaseDep, engine: EngineDep, audit: AuditDep, settings: SettingsDep
+    subject: SubjectDep,
+    _: DatabaseDep,
+    engine: EngineDep,
+    audit: AuditDep,
+    settings: SettingsDep,
+    request: Request,
 ) -> Caller:
     """Authenticate and load the caller's facts in parallel: one round trip of latency."""
     user, principal = await asyncio.gather(_existing_user(subject), load_principal(subject))
-    return Caller(user, principal, Scope(engine, principal, audit, settings.list_strategy))
+    scope = Scope(engine, principal, audit, settings.list_strategy, request.app.state.models)
+    return Caller(user, principal, scope)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

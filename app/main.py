@@ -19,6 +19,8 @@ from app.routers import auth, authz_routes, companies, health, members, tickets
 from app.services.companies import resume_deletions
 from authz.audit import AuditLog, cancel_until_done
 from authz.engine import engine_for
+from authz.scope import document_classes
+from models import DOCUMENT_MODELS
 
 log = logging.getLogger("app")
 
@@ -91,8 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _keep_documents_out_of_logs()
     app = FastAPI(title="Ticketing", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
-    # Validated now: a bad policy stops start-up.
+    # Validated now: a bad policy, or a resource type no document class holds, stops start-up.
     app.state.engine = engine_for(settings.policy_file)
+    app.state.models = document_classes(app.state.engine, DOCUMENT_MODELS)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(

@@ -146,13 +146,6 @@ class Policy(_Section):
             raise ValueError("invariants.internal_notes_require names an undeclared permission")
         return self
 
-    def by_collection(self, collection: str) -> ResourceType:
-        """The resource type whose documents live in `collection`."""
-        for rtype in self.resource_types.values():
-            if rtype.collection == collection:
-                return rtype
-        raise KeyError(collection)
-
 
 def _known(perms: frozenset[str], declared: frozenset[str], where: str) -> None:
     unknown = sorted(perms - declared)

@@ -13,8 +13,10 @@ Which document class holds which resource type comes from the policy (`collectio
 the models' own collection names: nothing here names a resource type.
 """
 
-from collections.abc import Iterator, Mapping, Sequence
+import functools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from beanie import Document
@@ -44,19 +46,24 @@ def collection_of(model: type[Document]) -> str:
     return name
 
 
-_MODELS_BY_COLLECTION: dict[str, type[Document]] = {collection_of(m): m for m in DOCUMENT_MODELS}
+def document_classes(engine: Engine, models: Iterable[type[Document]]) -> dict[str, type[Document]]:
+    """Resource type -> the document class holding it, matched by the collection the policy
+    names; a resource type no class holds is refused."""
+    by_collection = {collection_of(m): m for m in models}
+    classes = {}
+    for name, rtype in engine.policy.resource_types.items():
+        if rtype.collection not in by_collection:
+            raise LookupError(
+                f"the policy's resource type {name!r} lives in {rtype.collection!r}, "
+                "which no document class in models/ declares"
+            )
+        classes[name] = by_collection[rtype.collection]
+    return classes
 
 
-def document_class(engine: Engine, resource_type: str) -> type[Document]:
-    """The document class holding `resource_type`, by the collection the policy names."""
-    collection = engine.resource_type(resource_type).collection
-    try:
-        return _MODELS_BY_COLLECTION[collection]
-    except KeyError:
-        raise LookupError(
-            f"the policy's resource type {resource_type!r} lives in {collection!r}, "
-            "which no document class in models/ declares"
-        ) from None
+@functools.lru_cache(maxsize=8)
+def _shipped_classes(engine: Engine) -> Mapping[str, type[Document]]:
+    return MappingProxyType(document_classes(engine, DOCUMENT_MODELS))
 
 
 _STORED_NAMES: dict[type[Document], dict[str, str]] = {}
@@ -140,11 +147,13 @@ class Scope:
         principal: Principal,
         audit: AuditLog | None = None,
         strategy: Strategy = "pushdown",
+        models: Mapping[str, type[Document]] | None = None,
     ) -> None:
         self.engine = engine
         self.principal = principal
         self.audit = audit
         self.strategy = strategy
+        self._models = models if models is not None else _shipped_classes(engine)
 
     @property
     def user_id(self) -> ObjectId:
@@ -153,7 +162,10 @@ class Scope:
 
     def resource_type(self, model: type[Document]) -> str:
         """The policy's resource type whose documents `model` holds."""
-        return self.engine.policy.by_collection(collection_of(model)).name
+        for name, holder in self._models.items():
+            if holder is model:
+                return name
+        raise LookupError(f"no resource type of the policy lives in {model.__name__}")
 
     def resource_of(self, doc: Document) -> Resource:
         """The resource a typed document stands for."""
@@ -164,7 +176,7 @@ class Scope:
         return self.engine.sees_internal_notes(self.principal, self.resource_of(doc))
 
     def _collection(self, resource_type: str) -> AsyncCollection[dict[str, Any]]:
-        return document_class(self.engine, resource_type).get_pymongo_collection()
+        return self._models[resource_type].get_pymongo_collection()
 
     # -- decisions, recorded ---------------------------------------------------------------
 

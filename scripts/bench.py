@@ -31,7 +31,6 @@ import platform
 import random
 import re
 import secrets
-import socket
 import statistics
 import sys
 import tempfile
@@ -554,13 +553,6 @@ async def explain_pushdown(db: AsyncDatabase[Doc], engine: Engine, principal: Pr
 # -- HTTP ------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _tail(log: Path, lines: int = 20) -> str:
     """The end of the API's log, for an error message (the log lives in a temp folder)."""
     try:
@@ -574,7 +566,7 @@ async def api_process(
     uri: str, name: str, secret: str, log: Path
 ) -> AsyncIterator[tuple[str, psutil.Process]]:
     """The API in its own uvicorn process, as deployed; stopped (and awaited) on exit."""
-    port = free_port()
+    port = devdb.free_port()
     env = dict(
         os.environ,
         ENVIRONMENT="development",
@@ -586,9 +578,7 @@ async def api_process(
     )
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *("-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1"),
-            *("--port", str(port), "--no-access-log", "--log-level", "warning"),
+            *(sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port), "--quiet"),
             cwd=ROOT,
             env=env,
             stdout=out,

@@ -25,21 +25,6 @@ ROOT = devdb.ROOT
 BUILD_LOG = ROOT / "build" / "devdb-build.log"
 
 
-def api_command(host: str, port: str) -> list[str]:
-    """The command that serves the API with uvicorn (also used by tests for a real worker)."""
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "app.main:create_app",
-        "--factory",
-        "--host",
-        host,
-        "--port",
-        port,
-    ]
-
-
 def say(line: str) -> None:
     """One line for the person at the terminal."""
     print(line, flush=True)
@@ -118,7 +103,7 @@ def main() -> int:
             return 0 if stopping else current.returncode
         say(f"API: http://127.0.0.1:{port}/docs (Ctrl-C stops the API and the database)")
         current = subprocess.Popen(
-            api_command(env.get("HOST", "127.0.0.1"), port),
+            [sys.executable, "-m", "app", "--host", env.get("HOST", "127.0.0.1"), "--port", port],
             env=env,
             cwd=ROOT,
             start_new_session=True,

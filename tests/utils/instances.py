@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,7 +27,6 @@ from app.config import Settings
 from app.db import initialise
 from app.main import create_app
 from scripts.devdb import process as devdb
-from scripts.run import api_command
 
 
 def client_for(app: FastAPI, address: str = "127.0.0.1", **kwargs: object) -> httpx.AsyncClient:
@@ -56,7 +56,7 @@ async def worker(settings: Settings, log: Path) -> AsyncIterator[str]:
         "MONGODB_DB": settings.mongodb_db,
         "JWT_SECRET": settings.secret_key,
     }
-    command = api_command("127.0.0.1", str(port))
+    command = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: S603, ASYNC220 - our own command; a child for the test
             command, env=env, cwd=devdb.ROOT, stdout=out, stderr=subprocess.STDOUT

@@ -1,0 +1,30 @@
+"""`python -m app --host H --port P`: serve the API with uvicorn, as `make run` does.
+
+The one command line that starts the API as a process of its own: `make run`, the tests'
+second worker and the benchmark all use it. Settings come from the environment.
+"""
+
+import argparse
+
+import uvicorn
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the address and serve until stopped (Ctrl-C or SIGTERM: a graceful shutdown)."""
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--quiet", action="store_true", help="warnings only, no access log")
+    args = parser.parse_args(argv)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        access_log=not args.quiet,
+        log_level="warning" if args.quiet else "info",
+    )
+
+
+if __name__ == "__main__":
+    main()
