@@ -1,6 +1,5 @@
 """Request dependencies, as `Annotated` aliases so route signatures read like sentences."""
 
-import asyncio
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -17,7 +16,7 @@ from app.security import decode_access_token
 from authz.audit import AuditLog
 from authz.engine import Engine, Principal
 from authz.errors import InvalidInput, NotFound
-from authz.facts import load_principal
+from authz.facts import principal_of
 from authz.scope import Scope
 from models import User
 
@@ -108,8 +107,9 @@ async def get_caller(
     settings: SettingsDep,
     request: Request,
 ) -> Caller:
-    """Authenticate and load the caller's facts in parallel: one round trip of latency."""
-    user, principal = await asyncio.gather(_existing_user(subject), load_principal(subject))
+    """Authenticate: the user document carries the caller's facts, so one read does both."""
+    user = await _existing_user(subject)
+    principal = principal_of(subject, user.access)
     scope = Scope(engine, principal, audit, settings.list_strategy, request.app.state.models)
     return Caller(user, principal, scope)
 

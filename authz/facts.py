@@ -1,45 +1,37 @@
-"""Loads a caller's facts (memberships, grants) from the database: two queries, in parallel."""
+"""A caller's facts (tenant roles, stored grants) as the engine's `Principal`.
 
-import asyncio
-from typing import Any
+They come with the user document, which authenticating a request reads anyway
+(`models.user.Access`): building the principal costs no round trip of its own.
+"""
 
 from bson import ObjectId
 
 from authz.engine import GrantFact, Principal
-from models import Grant, Membership
+from models import User
+from models.user import Access
+
+
+def principal_of(user_id: ObjectId, access: Access) -> Principal:
+    """The `Principal` of a user from the facts kept with them.
+
+    Grants in companies where the user is not a member are dropped: an instance role never
+    outlives the membership it was given under.
+    """
+    roles: dict[ObjectId, str] = {m.company: m.role for m in access.memberships}
+    by_resource: dict[ObjectId, tuple[str, ObjectId, set[str]]] = {}
+    for g in access.grants:
+        if g.company in roles:
+            entry = by_resource.setdefault(g.resource_id, (g.resource_type, g.company, set()))
+            entry[2].add(g.role)
+    grants = {
+        rid: GrantFact(rtype, company, frozenset(names))
+        for rid, (rtype, company, names) in by_resource.items()
+    }
+    return Principal(user_id=user_id, roles=roles, grants=grants)
 
 
 async def load_principal(user_id: ObjectId) -> Principal:
-    """Build the `Principal` of `user_id` from its memberships and grants.
-
-    Grants in companies where the user is no longer a member are dropped here as well as
-    deleted on removal: a leftover grant must never outlive the membership.
-    """
-    memberships_q = (
-        Membership.get_pymongo_collection()
-        .find({"user": user_id}, {"company": 1, "role": 1, "_id": 0})
-        .to_list()
-    )
-    grants_q = (
-        Grant.get_pymongo_collection()
-        .find(
-            {"user": user_id},
-            {"resource_type": 1, "resource_id": 1, "company": 1, "role": 1, "_id": 0},
-        )
-        .to_list()
-    )
-    memberships, grants = await asyncio.gather(memberships_q, grants_q)
-    roles = {m["company"]: m["role"] for m in memberships}
-    by_resource: dict[ObjectId, dict[str, Any]] = {}
-    for g in grants:
-        if g["company"] not in roles:
-            continue
-        entry = by_resource.setdefault(
-            g["resource_id"], {"type": g["resource_type"], "company": g["company"], "roles": set()}
-        )
-        entry["roles"].add(g["role"])
-    facts = {
-        rid: GrantFact(e["type"], e["company"], frozenset(e["roles"]))
-        for rid, e in by_resource.items()
-    }
-    return Principal(user_id=user_id, roles=roles, grants=facts)
+    """The `Principal` of `user_id`, read from its user document (no user: no rights)."""
+    doc = await User.get_pymongo_collection().find_one({"_id": user_id}, {"access": 1})
+    access = Access.model_validate(doc.get("access", {})) if doc else Access()
+    return principal_of(user_id, access)

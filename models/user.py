@@ -1,12 +1,43 @@
-"""A person who can sign in. Roles are not here: they live in memberships, per company."""
+"""A person who can sign in, with a copy of what authorization needs to know about them."""
 
 from datetime import datetime
 
-from beanie import Document
-from pydantic import Field
+from beanie import Document, PydanticObjectId
+from pydantic import BaseModel, Field
 from pymongo import ASCENDING, IndexModel
 
 from models.common import utcnow
+
+
+class MembershipFact(BaseModel):
+    """The user's role in one company."""
+
+    company: PydanticObjectId
+    role: str
+
+
+class GrantFact(BaseModel):
+    """An instance role the user holds on one resource (a ticket shared with them)."""
+
+    resource_type: str
+    resource_id: PydanticObjectId
+    company: PydanticObjectId
+    role: str
+
+
+class Access(BaseModel):
+    """The user's memberships and grants, as authorization reads them on every request.
+
+    A copy, kept with the user so that authenticating a request (which reads this document
+    anyway) loads the caller's facts in the same round trip. The `memberships` and `grants`
+    collections stay the record every other query uses; every write that changes them
+    changes this copy in the same transaction, or, without transactions, takes rights away
+    here first and gives them here last, so the copy never holds a right the record does
+    not (app/services/access.py).
+    """
+
+    memberships: list[MembershipFact] = Field(default_factory=list)
+    grants: list[GrantFact] = Field(default_factory=list)
 
 
 class User(Document):
@@ -15,6 +46,7 @@ class User(Document):
     username: str
     email: str
     password_hash: str
+    access: Access = Field(default_factory=Access)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -23,4 +55,7 @@ class User(Document):
         indexes = [
             IndexModel([("username", ASCENDING)], name="username_unique", unique=True),
             IndexModel([("email", ASCENDING)], name="email_unique", unique=True),
+            # Whose copies a company's deletion, or a ticket's, must take rights out of.
+            IndexModel([("access.memberships.company", ASCENDING)], name="access_company"),
+            IndexModel([("access.grants.resource_id", ASCENDING)], name="access_resource"),
         ]

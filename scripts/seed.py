@@ -29,6 +29,7 @@ from rich.table import Table
 from app.config import Settings
 from app.db import make_client
 from app.security import hash_password
+from app.services.access import rebuild
 from app.services.tickets import next_number
 from authz.engine import default_engine
 from authz.facts import load_principal
@@ -174,6 +175,9 @@ async def seed_demo(db: AsyncDatabase[Any], console: Console | None = None) -> b
         await _ensure_ticket(spec, companies[spec.company], users, note)
     for company in companies.values():
         await _ensure_ticket_seq(company, note)
+    # The copy of each user's memberships that authorization reads (models.user.Access),
+    # recomputed from the memberships just ensured: it repairs drift as the rest does.
+    await rebuild([u.id for u in users.values() if u.id is not None])
     return bool(changes)
 
 

@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from rich.progress import (
@@ -408,6 +409,12 @@ async def seed_synthetic(
         tenant = tenant_list[pos]
         memberships.append(_membership(tenant, uid, role))
         (tenant.agents if role == "agent" else tenant.customers).append(uid)
+    # Each user carries a copy of their memberships (models.user.Access), as the API keeps it.
+    facts: dict[ObjectId, list[Doc]] = {}
+    for m in memberships:
+        facts.setdefault(m["user"], []).append({"company": m["company"], "role": m["role"]})
+    for user in users:
+        user["access"] = {"memberships": facts.get(user["_id"], []), "grants": []}
     companies = [
         {
             "_id": t.id,
@@ -468,6 +475,7 @@ async def seed_synthetic(
         for k in range(0, len(grants), BATCH):
             await writer.insert(GRANTS, grants[k : k + BATCH])
         await writer.drain()
+        await _copy_grants_to_users(db, grants)
     finally:
         await writer.cancel()
         if bar is not None:
@@ -483,6 +491,20 @@ async def seed_synthetic(
         "password": PASSWORD,
         "seconds": time.perf_counter() - started,
     }
+
+
+async def _copy_grants_to_users(db: AsyncDatabase[Doc], grants: list[Doc]) -> None:
+    """Give each grant holder's copy of their facts the grants (models.user.Access)."""
+    held: dict[ObjectId, list[Doc]] = {}
+    for g in grants:
+        fact = {k: g[k] for k in ("resource_type", "resource_id", "company", "role")}
+        held.setdefault(g["user"], []).append(fact)
+    updates = [
+        UpdateOne({"_id": user}, {"$push": {"access.grants": {"$each": facts}}})
+        for user, facts in held.items()
+    ]
+    for k in range(0, len(updates), BATCH):
+        await db[USERS].bulk_write(updates[k : k + BATCH], ordered=False)
 
 
 def _membership(tenant: _Tenant, user: ObjectId, role: str) -> Doc:

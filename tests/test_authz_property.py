@@ -12,10 +12,11 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.services.access import rebuild
 from authz.engine import default_engine
 from authz.facts import load_principal
 from authz.listing import STRATEGIES, ListRequest
-from models import Company, Grant, Membership, Ticket, utcnow
+from models import Company, Grant, Membership, Ticket, User, utcnow
 
 PERMISSIONS = ("ticket:read", "ticket:reply", "ticket:update", "ticket:note", "ticket:delete")
 ROLE_CHOICES = (None, None, "admin", "agent", "customer", "customer")
@@ -62,6 +63,19 @@ async def write(world: dict[str, Any]) -> tuple[list[ObjectId], list[dict[str, A
     users = [ObjectId() for _ in range(world["users"])]
     companies = [ObjectId() for _ in range(world["companies"])]
     now = utcnow()
+    await User.get_pymongo_collection().insert_many(
+        [
+            {
+                "_id": u,
+                "username": f"u{i}",
+                "email": f"u{i}@example.com",
+                "password_hash": "unused",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i, u in enumerate(users)
+        ]
+    )
     await Company.get_pymongo_collection().insert_many(
         [
             {
@@ -125,11 +139,12 @@ async def write(world: dict[str, Any]) -> tuple[list[ObjectId], list[dict[str, A
                 for u, t in world["grants"]
             ]
         )
+    await rebuild(users)  # the copy of each user's facts, as the API keeps it
     return users, tickets
 
 
 async def clear() -> None:
-    for model in (Company, Membership, Ticket, Grant):
+    for model in (User, Company, Membership, Ticket, Grant):
         await model.get_pymongo_collection().delete_many({})
 
 

@@ -184,7 +184,7 @@ async def _explode_later(*_: object, **__: object) -> None:
     ("target", "method", "path"),
     [
         ("app.routers.companies.live_companies", "GET", "/companies"),
-        ("app.deps.load_principal", "GET", "/tickets"),
+        ("app.deps.principal_of", "GET", "/tickets"),
         ("app.routers.auth.create_access_token", "POST", "/auth/login"),
     ],
     ids=["in a route", "in a dependency", "after a sign-in"],
@@ -199,7 +199,7 @@ async def test_unexpected_errors_are_500_without_details(
     path: str,
 ) -> None:
     user = await world.user("vera")
-    sync = target.endswith("create_access_token")
+    sync = target.endswith(("create_access_token", "principal_of"))
     monkeypatch.setattr(target, _explode if sync else _explode_later)
     async with client_for(app, raise_app_exceptions=False) as c:
         r = await c.request(

@@ -147,9 +147,11 @@ async def add_reply(ticket_id: TicketId, body: ReplyIn, caller: CallerDep) -> Re
     summary="Share a ticket with a member",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def add_viewer(ticket_id: TicketId, body: ViewerIn, caller: CallerDep) -> ViewerOut:
+async def add_viewer(
+    ticket_id: TicketId, body: ViewerIn, caller: CallerDep, db: DatabaseDep
+) -> ViewerOut:
     """Let another member of the ticket's company read it and reply (admins and agents)."""
-    await service.share(caller.scope, ticket_id, ObjectId(body.user_id))
+    await service.share(db, caller.scope, ticket_id, ObjectId(body.user_id))
     return ViewerOut(ticket_id=ticket_id, user_id=body.user_id, role=service.VIEWER)
 
 
@@ -159,7 +161,9 @@ async def add_viewer(ticket_id: TicketId, body: ViewerIn, caller: CallerDep) -> 
     summary="Stop sharing a ticket",
     responses=error_responses(401, 403, 404),
 )
-async def remove_viewer(ticket_id: TicketId, user_id: UserId, caller: CallerDep) -> Response:
+async def remove_viewer(
+    ticket_id: TicketId, user_id: UserId, caller: CallerDep, db: DatabaseDep
+) -> Response:
     """Revoke a viewer grant (admins and agents)."""
-    await service.unshare(caller.scope, ticket_id, user_id)
+    await service.unshare(db, caller.scope, ticket_id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,6 +4,7 @@ from bson import ObjectId
 
 from app.atomic import Unit, atomic
 from app.db import Database
+from app.services import access
 from authz.engine import Resource
 from authz.scope import Scope
 from models import Company, Grant, Membership, Ticket, touched
@@ -21,12 +22,12 @@ async def create_company(db: Database, scope: Scope, name: str) -> Company:
         company = Company(name=name, created_by=scope.user_id)
         await company.insert(session=unit.session)
         unit.on_failure(company.delete)
+        owner = scope.engine.owner_role
         await Membership(
-            user=scope.user_id,
-            company=company.id,
-            role=scope.engine.owner_role,
-            created_by=scope.user_id,
+            user=scope.user_id, company=company.id, role=owner, created_by=scope.user_id
         ).insert(session=unit.session)
+        assert company.id is not None  # noqa: S101 - set by the insert
+        await access.add_membership(scope.user_id, company.id, owner, unit)
         return company
 
     return await atomic(db, steps)
@@ -50,6 +51,7 @@ async def delete_company(scope: Scope, company_id: ObjectId) -> None:
 
 async def finish_deletion(company_id: ObjectId) -> None:
     """The idempotent tail of a company deletion."""
+    await access.remove_company(company_id)
     await Ticket.find(Ticket.company == company_id).delete()
     await Grant.find(Grant.company == company_id).delete()
     await Membership.find(Membership.company == company_id).delete()

@@ -19,6 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from app.atomic import Unit, atomic
 from app.db import Database
+from app.services import access
 from app.services.companies import company_resource
 from authz.errors import Conflict, InvalidInput, NotFound
 from authz.scope import Scope
@@ -58,6 +59,7 @@ async def add_member(
         await Grant.find(Grant.company == company_id, Grant.user == uid).delete(
             session=unit.session
         )
+        await access.add_membership(uid, company_id, role, unit)
         return membership
 
     membership = await atomic(db, steps)
@@ -78,6 +80,7 @@ async def change_role(
             return current
         if current.role == scope.engine.owner_role:
             await _owners_changing(company_id, unit)
+        await access.remove_membership(user_id, company_id, unit, with_grants=False)
         await Membership.find_one(Membership.id == current.id).update(
             touched({"$set": {"role": role}}), session=unit.session
         )
@@ -86,6 +89,7 @@ async def change_role(
             await _ensure_an_owner_is_left(scope, company_id, unit)
         if not scope.engine.is_assignable(role):
             await _unassign(company_id, user_id, unit)
+        await access.add_membership(user_id, company_id, role, unit)
         changed: Membership = current.model_copy(update={"role": role})
         return changed
 
@@ -105,6 +109,7 @@ async def remove_member(
         current = await _membership(company_id, user_id, unit)
         if current.role == scope.engine.owner_role:
             await _owners_changing(company_id, unit)
+        await access.remove_membership(user_id, company_id, unit, with_grants=True)
         await current.delete(session=unit.session)
         unit.on_failure(lambda: _restore(current))
         if current.role == scope.engine.owner_role:

@@ -8,6 +8,7 @@ from pymongo.errors import DuplicateKeyError
 
 from app.atomic import Unit, atomic
 from app.db import Database
+from app.services import access
 from app.services.companies import company_resource
 from authz.errors import Conflict, Forbidden, InvalidInput, NotFound
 from authz.scope import Authorized, Scope
@@ -98,6 +99,8 @@ async def delete_ticket(db: Database, scope: Scope, ticket_id: ObjectId) -> None
     target = await scope.get(Ticket, ticket_id, "ticket:delete")
 
     async def steps(unit: Unit) -> None:
+        holders = [g.user for g in await Grant.find(Grant.resource_id == ticket_id).to_list()]
+        await access.remove_grants(holders, ticket_id, unit)
         deleted = await scope.delete(target, session=unit.session)
         unit.on_failure(lambda: deleted.insert())
         await Grant.find(Grant.resource_id == ticket_id).delete(session=unit.session)
@@ -116,7 +119,7 @@ async def add_reply(scope: Scope, ticket_id: ObjectId, body: str, internal: bool
     return reply
 
 
-async def share(scope: Scope, ticket_id: ObjectId, user_id: ObjectId) -> None:
+async def share(db: Database, scope: Scope, ticket_id: ObjectId, user_id: ObjectId) -> None:
     """Grant `ticket#viewer` to another member of the ticket's company."""
     target = await scope.get(Ticket, ticket_id, "ticket:share")
     company = target.resource.company
@@ -130,22 +133,33 @@ async def share(scope: Scope, ticket_id: ObjectId, user_id: ObjectId) -> None:
         company=company,
         created_by=scope.user_id,
     )
-    try:
-        await grant.insert()
-    except DuplicateKeyError as exc:
-        raise Conflict("the ticket is already shared with this user") from exc
+
+    async def steps(unit: Unit) -> None:
+        try:
+            await grant.insert(session=unit.session)
+        except DuplicateKeyError as exc:
+            raise Conflict("the ticket is already shared with this user") from exc
+        unit.on_failure(grant.delete)
+        await access.add_grant(grant, unit)
+
+    await atomic(db, steps)
     scope.record(target.resource, target.decision)
 
 
-async def unshare(scope: Scope, ticket_id: ObjectId, user_id: ObjectId) -> None:
+async def unshare(db: Database, scope: Scope, ticket_id: ObjectId, user_id: ObjectId) -> None:
     """Revoke a stored viewer grant."""
     target = await scope.get(Ticket, ticket_id, "ticket:share")
-    result = await Grant.find(
-        Grant.resource_id == ticket_id,
-        Grant.user == user_id,
-        Grant.role == VIEWER,
-        Grant.resource_type == "ticket",
-    ).delete()
-    if result is None or result.deleted_count == 0:
-        raise NotFound("this user has no viewer grant on the ticket")
+
+    async def steps(unit: Unit) -> None:
+        await access.remove_grants([user_id], ticket_id, unit)
+        result = await Grant.find(
+            Grant.resource_id == ticket_id,
+            Grant.user == user_id,
+            Grant.role == VIEWER,
+            Grant.resource_type == "ticket",
+        ).delete(session=unit.session)
+        if result is None or result.deleted_count == 0:
+            raise NotFound("this user has no viewer grant on the ticket")
+
+    await atomic(db, steps)
     scope.record(target.resource, target.decision)

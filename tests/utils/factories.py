@@ -12,6 +12,7 @@ from bson import ObjectId
 
 from app.config import Settings
 from app.security import create_access_token, hash_password
+from app.services.access import rebuild
 from models import Company, Grant, Membership, Priority, Status, Ticket, User
 
 PASSWORD = "demo-pass-2026"
@@ -57,6 +58,7 @@ class World:
         """Make `user` a member of `company` with `role`."""
         m = Membership(user=user.id, company=company.id, role=role)
         await m.insert()
+        await rebuild([m.user])  # the copy of the user's facts, as the API keeps it
         return m
 
     async def ticket(self, company: Company, creator: User, **fields: Any) -> Ticket:
@@ -89,4 +91,5 @@ class World:
             company=ticket.company,
         )
         await grant.insert()
+        await rebuild([grant.user])
         return grant
