@@ -115,9 +115,23 @@ async def tenant_state(company_id: object) -> dict[str, Any]:
     }
 
 
+async def assert_copies_hold_no_more_than_the_record() -> None:
+    """No user's copy of their facts (`User.access`, what authorization reads) holds a role
+    or a grant the memberships and grants collections do not."""
+    members = {(m.user, m.company, m.role) for m in await Membership.find_all().to_list()}
+    grants = {(g.user, g.resource_id, g.role) for g in await Grant.find_all().to_list()}
+    for user in await User.find_all().to_list():
+        for m in user.access.memberships:
+            assert (user.id, m.company, m.role) in members, (user.username, m)
+        for g in user.access.grants:
+            assert (user.id, g.resource_id, g.role) in grants, (user.username, g)
+
+
 async def assert_invariants(company_id: object) -> None:
     """What no failure may break: an admin while the company exists; grants and
-    assignments only for members (assignees: admins and agents)."""
+    assignments only for members (assignees: admins and agents); no copy of a user's
+    facts beyond the record."""
+    await assert_copies_hold_no_more_than_the_record()
     state = await tenant_state(company_id)
     roles = dict(state["members"])
     if state["company"] is not None and not state["company"].get("deleting"):
@@ -268,12 +282,16 @@ async def test_interrupted_deletion_is_hidden_and_finished(
     model: Any,
 ) -> None:
     """A step of the deletion fails: the company is already out of every list and closed
-    to new tickets; the admin's retry finishes the job. Only when the last step (the
-    company itself) failed are the memberships, and so the admin's right, already gone:
-    then the start-up recovery finishes it (next test)."""
+    to new tickets; the admin's retry finishes the job. Once the members' copies of their
+    facts have lost the company (before the memberships and the company go), the admin's
+    right is gone with them: then the start-up recovery finishes it (next test)."""
     cid = acme.company.id
-    last_step = model is Company
-    Fault(monkeypatch, model.get_pymongo_collection(), "delete_one" if last_step else "delete_many")
+    last_step = model in (Membership, Company)
+    Fault(
+        monkeypatch,
+        model.get_pymongo_collection(),
+        "delete_one" if model is Company else "delete_many",
+    )
     h = world.auth(acme.sara)
     assert (await client.delete(f"/companies/{cid}", headers=h)).status_code == 503
     assert (await client.get("/companies", headers=h)).json() == []
@@ -288,6 +306,7 @@ async def test_interrupted_deletion_is_hidden_and_finished(
     else:
         assert r.status_code == 204
     assert await tenant_state(cid) == GONE
+    await assert_copies_hold_no_more_than_the_record()
 
 
 async def test_interrupted_deletion_is_finished_at_start_up(
@@ -325,7 +344,7 @@ async def test_other_tenants_are_untouched_by_a_failed_deletion(
     await world.member(globex, acme.mark, "agent")
     await world.ticket(globex, john)
     before = await tenant_state(globex.id)
-    Fault(monkeypatch, Membership.get_pymongo_collection(), "delete_many")
+    Fault(monkeypatch, Grant.get_pymongo_collection(), "delete_many")
     assert (
         await client.delete(f"/companies/{acme.company.id}", headers=world.auth(acme.sara))
     ).status_code == 503
@@ -392,3 +411,48 @@ async def test_a_failed_ticket_insert_never_reuses_its_number(
     assert r.status_code == 201 and r.json()["number"] == acme.ticket.number + 2
     numbers = [t.number for t in await Ticket.find(Ticket.company == acme.company.id).to_list()]
     assert len(numbers) == len(set(numbers)) == 2
+
+
+# -- shares ----------------------------------------------------------------------------------
+
+
+def touching_grants(_query: object = None, update: object = None, *_: Any, **__: Any) -> bool:
+    """A fault filter: the update changes a user's copy of their grants."""
+    return "access.grants" in str(update)
+
+
+async def test_a_share_whose_copy_cannot_be_written_is_not_made(
+    client: httpx.AsyncClient, world: World, acme: Acme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Carl's copy of his facts cannot take the new grant: the grant is not made either,
+    and Dora cannot read the ticket; the retry shares it."""
+    dora = await world.user("dora")
+    await world.member(acme.company, dora, "customer")
+    url = f"/tickets/{acme.ticket.id}"
+    fault = Fault(monkeypatch, User.get_pymongo_collection(), "update_one", touching_grants)
+    body = {"user_id": str(dora.id)}
+    r = await client.post(f"{url}/viewers", json=body, headers=world.auth(acme.sara))
+    assert fault.fired == 1 and r.status_code == 503
+    assert await Grant.find(Grant.user == dora.id).count() == 0
+    await assert_copies_hold_no_more_than_the_record()
+    assert (await client.get(url, headers=world.auth(dora))).status_code == 404
+    r = await client.post(f"{url}/viewers", json=body, headers=world.auth(acme.sara))
+    assert r.status_code == 201
+    assert (await client.get(url, headers=world.auth(dora))).status_code == 200
+
+
+async def test_an_unshare_whose_grant_cannot_be_deleted_is_undone(
+    client: httpx.AsyncClient, world: World, acme: Acme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy loses Carl's grant first, then the grant itself cannot be deleted: Carl
+    keeps his view (the copy is rebuilt from the record), and the retry revokes it."""
+    url = f"/tickets/{acme.ticket.id}"
+    fault = Fault(monkeypatch, Grant.get_pymongo_collection(), "delete_many")
+    viewer = f"{url}/viewers/{acme.carl.id}"
+    r = await client.delete(viewer, headers=world.auth(acme.sara))
+    assert fault.fired == 1 and r.status_code == 503
+    await assert_copies_hold_no_more_than_the_record()
+    assert (await client.get(url, headers=world.auth(acme.carl))).status_code == 200
+    assert (await client.delete(viewer, headers=world.auth(acme.sara))).status_code == 204
+    assert (await client.get(url, headers=world.auth(acme.carl))).status_code == 404
+    await assert_copies_hold_no_more_than_the_record()

@@ -38,9 +38,9 @@ async def delete_company(scope: Scope, company_id: ObjectId) -> None:
 
     Not one transaction: a tenant's data has no size limit, and a transaction does (time,
     and the memory of its snapshot). The company is first marked `deleting`, which hides
-    it at once; the remaining steps are idempotent, memberships go last but one so a
-    failed deletion can be retried by the same admin, and `resume_deletions` (at start-up)
-    finishes any that were interrupted.
+    it at once; the remaining steps are idempotent. Until the members' copies of their
+    facts lose the company, a failed deletion can be retried by the same admin; after
+    that, `resume_deletions` (at start-up) finishes it.
     """
     resource = company_resource(company_id)
     decision = scope.authorize("company:delete", resource)
@@ -51,9 +51,9 @@ async def delete_company(scope: Scope, company_id: ObjectId) -> None:
 
 async def finish_deletion(company_id: ObjectId) -> None:
     """The idempotent tail of a company deletion."""
-    await access.remove_company(company_id)
     await Ticket.find(Ticket.company == company_id).delete()
     await Grant.find(Grant.company == company_id).delete()
+    await access.remove_company(company_id)
     await Membership.find(Membership.company == company_id).delete()
     await Company.find_one(Company.id == company_id).delete()
 
