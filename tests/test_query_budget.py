@@ -7,47 +7,17 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
-from pymongo import AsyncMongoClient, monitoring
 
 from app.config import Settings
-from app.db import Database, initialise
+from tests.utils.commands import CommandLog, watching
 from tests.utils.factories import World
-
-
-class CommandLog(monitoring.CommandListener):
-    """Counts (command, collection) pairs sent to the server."""
-
-    def __init__(self) -> None:
-        self.sent: Counter[tuple[str, str]] = Counter()
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        collection = event.command.get(event.command_name)
-        self.sent[(event.command_name, str(collection))] += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        """Nothing to record."""
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        """Nothing to record."""
 
 
 @pytest.fixture
 async def commands(app: FastAPI, settings: Settings) -> AsyncIterator[CommandLog]:
     """Route the app through a client that logs every command, for one test."""
-    log = CommandLog()
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        settings.mongodb_uri, event_listeners=[log], tz_aware=True
-    )
-    home = app.state.db
-    watched = Database(client, settings.mongodb_db)
-    await initialise(watched)
-    app.state.db = watched
-    try:
+    async with watching(app, settings) as log:
         yield log
-    finally:
-        app.state.db = home
-        await initialise(home)
-        await client.close()
 
 
 async def test_a_list_costs_two_queries(
@@ -62,7 +32,7 @@ async def test_a_list_costs_two_queries(
     await world.share(shared, mark)
     for _ in range(3):
         await world.ticket(acme, mark)
-    commands.sent.clear()
+    commands.clear()
 
     page = (await client.get("/tickets", headers=world.auth(mark))).json()
 

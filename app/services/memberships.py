@@ -14,6 +14,7 @@ shared, so they never wait on each other.
 
 import contextlib
 
+from beanie.odm.queries.find import FindOne
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
@@ -81,9 +82,7 @@ async def change_role(
         if current.role == scope.engine.owner_role:
             await _owners_changing(company_id, unit)
         await access.remove_membership(user_id, company_id, unit, with_grants=False)
-        await Membership.find_one(Membership.id == current.id).update(
-            touched({"$set": {"role": role}}), session=unit.session
-        )
+        await _this(current).update(touched({"$set": {"role": role}}), session=unit.session)
         unit.on_failure(lambda: _revert_role(current, role))
         if current.role == scope.engine.owner_role:
             await _ensure_an_owner_is_left(scope, company_id, unit)
@@ -110,7 +109,7 @@ async def remove_member(
         if current.role == scope.engine.owner_role:
             await _owners_changing(company_id, unit)
         await access.remove_membership(user_id, company_id, unit, with_grants=True)
-        await current.delete(session=unit.session)
+        await _this(current).delete(session=unit.session)
         unit.on_failure(lambda: _restore(current))
         if current.role == scope.engine.owner_role:
             await _ensure_an_owner_is_left(scope, company_id, unit)
@@ -151,11 +150,19 @@ async def _ensure_an_owner_is_left(scope: Scope, company_id: ObjectId, unit: Uni
         raise Conflict(LAST_OWNER.format(role=owner))
 
 
+def _this(membership: Membership) -> FindOne[Membership]:
+    """A query for exactly this membership, naming its tenant (so a sharded cluster sends
+    it to one shard)."""
+    return Membership.find_one(
+        Membership.company == membership.company, Membership.id == membership.id
+    )
+
+
 async def _revert_role(was: Membership, role: str) -> None:
     """Undo a role change, unless another change has been made since."""
-    await Membership.find_one(Membership.id == was.id, Membership.role == role).update(
-        {"$set": {"role": was.role, "updated_at": was.updated_at}}
-    )
+    await Membership.find_one(
+        Membership.company == was.company, Membership.id == was.id, Membership.role == role
+    ).update({"$set": {"role": was.role, "updated_at": was.updated_at}})
 
 
 async def _restore(membership: Membership) -> None:

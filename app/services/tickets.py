@@ -98,12 +98,15 @@ async def delete_ticket(db: Database, scope: Scope, ticket_id: ObjectId) -> None
     """Delete a ticket and the grants that pointed at it (both or neither)."""
     target = await scope.get(Ticket, ticket_id, "ticket:delete")
 
+    # Every query names the tenant: in a sharded cluster each goes to its tenant's shard.
+    on_ticket = (Grant.company == target.resource.company, Grant.resource_id == ticket_id)
+
     async def steps(unit: Unit) -> None:
-        holders = [g.user for g in await Grant.find(Grant.resource_id == ticket_id).to_list()]
+        holders = [g.user for g in await Grant.find(*on_ticket, session=unit.session).to_list()]
         await access.remove_grants(holders, ticket_id, unit)
         deleted = await scope.delete(target, session=unit.session)
         unit.on_failure(lambda: deleted.insert())
-        await Grant.find(Grant.resource_id == ticket_id).delete(session=unit.session)
+        await Grant.find(*on_ticket).delete(session=unit.session)
 
     await atomic(db, steps)
     scope.record(target.resource, target.decision)
@@ -153,6 +156,7 @@ async def unshare(db: Database, scope: Scope, ticket_id: ObjectId, user_id: Obje
     async def steps(unit: Unit) -> None:
         await access.remove_grants([user_id], ticket_id, unit)
         result = await Grant.find(
+            Grant.company == target.resource.company,
             Grant.resource_id == ticket_id,
             Grant.user == user_id,
             Grant.role == VIEWER,
