@@ -4,12 +4,24 @@ from models.audit import AuditEvent
 from models.common import utcnow
 from models.company import LIVE_COMPANY, Company
 from models.grant import Grant
+from models.invitation import Invitation
 from models.login import LoginThrottle
 from models.membership import Membership, Role
 from models.ticket import Priority, Reply, Status, Ticket
 from models.user import User
+from models.webhook import WebhookDelivery
 
-DOCUMENT_MODELS: list[type] = [User, Company, Membership, Ticket, Grant, AuditEvent, LoginThrottle]
+DOCUMENT_MODELS: list[type] = [
+    User,
+    Company,
+    Membership,
+    Ticket,
+    Grant,
+    AuditEvent,
+    LoginThrottle,
+    Invitation,
+    WebhookDelivery,
+]
 
 __all__ = [
     "DOCUMENT_MODELS",
@@ -17,6 +29,7 @@ __all__ = [
     "AuditEvent",
     "Company",
     "Grant",
+    "Invitation",
     "LoginThrottle",
     "Membership",
     "Priority",
@@ -25,5 +38,6 @@ __all__ = [
     "Status",
     "Ticket",
     "User",
+    "WebhookDelivery",
     "utcnow",
 ]

@@ -96,24 +96,32 @@ async def add_member(
     uid = user.id
 
     async def steps(unit: Unit) -> Membership:
-        await _members_changing(company_id, unit)
-        membership = Membership(user=uid, company=company_id, role=role, created_by=scope.user_id)
-        try:
-            await membership.insert(session=unit.session)
-        except DuplicateKeyError as exc:
-            raise Conflict("this user is already a member of the company") from exc
-        coll = Membership.get_pymongo_collection()
-        unit.on_failure(lambda: coll.delete_one({"_id": membership.id}))
-        # Only now is the membership known to be new: grants an interrupted removal left
-        # behind must not come back to life (an existing member's shares are left alone).
-        await Grant.get_pymongo_collection().delete_many(
-            {"company": company_id, "user": uid}, session=unit.session
-        )
-        return membership
+        return await insert_member(unit, company_id, uid, role, created_by=scope.user_id)
 
     membership = await atomic(db, steps)
     scope.record_write("members:add", resource, decision)
     return membership, user
+
+
+async def insert_member(
+    unit: Unit, company_id: ObjectId, user_id: ObjectId, role: Role, *, created_by: ObjectId
+) -> Membership:
+    """The steps of making `user_id` a member, inside a caller's `atomic` write; 409 if
+    they already are one. Whoever calls it has authorized the addition."""
+    await _members_changing(company_id, unit)
+    membership = Membership(user=user_id, company=company_id, role=role, created_by=created_by)
+    try:
+        await membership.insert(session=unit.session)
+    except DuplicateKeyError as exc:
+        raise Conflict("this user is already a member of the company") from exc
+    coll = Membership.get_pymongo_collection()
+    unit.on_failure(lambda: coll.delete_one({"_id": membership.id}))
+    # Only now is the membership known to be new: grants an interrupted removal left
+    # behind must not come back to life (an existing member's shares are left alone).
+    await Grant.get_pymongo_collection().delete_many(
+        {"company": company_id, "user": user_id}, session=unit.session
+    )
+    return membership
 
 
 async def _members_changing(company_id: ObjectId, unit: Unit) -> None:
