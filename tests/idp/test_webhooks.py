@@ -126,6 +126,7 @@ async def test_both_events_of_one_sign_up_make_one_account(
     assert len(await synced("u1")) == 1
 
 
+@pytest.mark.topologies
 async def test_simultaneous_deliveries_make_one_account(idp: Idp) -> None:
     """Both events of a sign-up, each delivered several times, all at once."""
     bodies = [
