@@ -30,6 +30,9 @@ SIGN_UP_EVENTS = frozenset({"PostRegister", "User.Created"})
 # Logto's user ids are short lowercase alphanumerics; anything far from that is refused
 # rather than stored as an identity (it also ends up in a placeholder address).
 SUBJECT = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+# What the console's "Send test payload" puts in its (signed) samples: no real user.
+TEST_USER_ID = "fake-id"
+TEST_USER_AGENT = "fake-user-agent"
 
 _email = TypeAdapter(Email)
 
@@ -101,6 +104,14 @@ def _timestamp(value: object) -> datetime:
     if moment.tzinfo is None:
         raise MalformedRequest("`createdAt` must carry its offset (Logto sends UTC, `Z`)")
     return moment.astimezone(UTC)
+
+
+def is_test(event: Event) -> bool:
+    """A sample the Logto console sends to test the endpoint (user id `fake-id`)."""
+    payload = event.payload
+    params = payload.get("params")
+    ids = {payload.get("userId"), params.get("id") if isinstance(params, dict) else None}
+    return payload.get("userAgent") == TEST_USER_AGENT and TEST_USER_ID in ids
 
 
 def sign_up(event: Event) -> SignUp:

@@ -213,9 +213,10 @@ class InvitationAccept(Input):
 
 class WebhookOut(BaseModel):
     """What a webhook delivery did: `created` or `already_synced` the account, `replayed`
-    (this very delivery was processed before: nothing done), or `ignored` (not a sign-up)."""
+    (this very delivery was processed before: nothing done), `ignored` (not a sign-up), or
+    `test` (a sample from the Logto console: verified, nothing done)."""
 
-    status: Literal["created", "already_synced", "replayed", "ignored"]
+    status: Literal["created", "already_synced", "replayed", "ignored", "test"]
     event: str
     user_id: str | None = None
 

@@ -2,10 +2,14 @@
 
 Mounted only when `LOGTO_WEBHOOK_SIGNING_KEY` is set. The signature is checked over the
 raw bytes before anything is parsed; then the delivery's freshness; then the event, which
-is synced if it is a sign-up and acknowledged (2xx, nothing done) if it is anything else.
-Logto does not retry a failed delivery, so a failure is answered with its real status
-(400, 401, 503): it shows in the webhook's recent requests in the Logto console, and the
-sync is safe to run again (README, "Signing in with an identity provider").
+is synced if it is a sign-up and acknowledged (2xx, nothing done) if it is anything else,
+or a sample from the console's "Send test payload".
+
+A failure is answered with its real status (400, 401, 503), not the 200 Logto's guide
+suggests: a 503 leaves nothing behind, so the retries recent Logto versions make after a
+5xx are processed as new deliveries; and every failure shows in the webhook's recent
+requests in the Logto console, where an operator sees what to re-sync (the sync is safe
+to run again: README, "Signing in with an identity provider").
 """
 
 from typing import Annotated
@@ -67,6 +71,8 @@ async def logto_webhook(
     assert key is not None  # noqa: S101 - the router is mounted only with a key
     logto.verify_signature(body, signature, key.get_secret_value())
     event = logto.read_event(body, utcnow())
+    if logto.is_test(event):
+        return WebhookOut(status="test", event=event.name)
     if event.name not in logto.SIGN_UP_EVENTS:
         return WebhookOut(status="ignored", event=event.name)
     sign_up = logto.sign_up(event)

@@ -21,6 +21,7 @@ from tests.utils.factories import PASSWORD, World
 from tests.utils.idp import (
     WEBHOOK_KEY,
     encode,
+    iso,
     post_register,
     sign_body,
     user_created,
@@ -314,3 +315,42 @@ def test_signature_check_takes_any_header_bytes() -> None:
     TypeError from `compare_digest`."""
     with pytest.raises(Unauthorized):
         verify_signature(b"{}", "\u00e9" * 64, WEBHOOK_KEY)
+
+
+@pytest.mark.parametrize("event", ["PostRegister", "User.Created"])
+async def test_the_consoles_test_payloads_are_verified_and_create_nothing(
+    idp: Idp, event: str
+) -> None:
+    """The console's "Send test payload" signs samples about a user `fake-id` (shapes as
+    in Logto's `generateHookTestPayload`): acknowledged, never an account."""
+    now = iso(datetime.now(UTC))
+    common: dict[str, object] = {"hookId": "hook-test-1", "event": event, "createdAt": now}
+    if event == "PostRegister":
+        payload = common | {
+            "userAgent": "fake-user-agent",
+            "sessionId": "fake-session-id",
+            "userIp": "fake-user-ip",
+            "userId": "fake-id",
+            "user": {
+                "id": "fake-id",
+                "username": "fake-user",
+                "primaryEmail": "fake-user@fake-service.com",
+            },
+        }
+    else:
+        payload = common | {
+            "userAgent": "fake-user-agent",
+            "path": "/fake-path/:id",
+            "method": "POST",
+            "status": 200,
+            "params": {"id": "fake-id"},
+            "data": {"result": "success"},
+        }
+    r = await idp.deliver(payload)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"status": "test", "event": event, "user_id": None}
+    assert await User.find_all().to_list() == []
+    r = await idp.deliver(
+        payload, signature=sign_body(encode(payload), key="not-the-key-0123456789")
+    )
+    assert r.status_code == 401
