@@ -195,11 +195,14 @@ class IdentityProvider:
         if not isinstance(kid, str) or not kid:
             raise Unauthorized("token names no signing key (kid)")
         key = await self.keys.key(kid)
+        if header["alg"] != key.algorithm_name:
+            # The key decides its algorithm, never the token (PyJWT checks it too).
+            raise Unauthorized(f"token algorithm does not match its key's ({key.algorithm_name})")
         try:
             claims = jwt.decode(
                 token,
                 key,
-                algorithms=list(ALGORITHMS),  # and PyJWK pins the key's own algorithm
+                algorithms=[key.algorithm_name],
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=CLOCK_SKEW_SECONDS,
