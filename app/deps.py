@@ -75,14 +75,16 @@ async def get_subject(
         raise Unauthorized("not authenticated")
     idp: IdentityProvider | None = request.app.state.idp
     if idp is not None and unverified_issuer(token) == idp.issuer:
-        return await _synced_account(await idp.subject(token), get_database(request))
+        subject = await idp.subject(token)
+        get_database(request)  # the account look-up needs it: 503 until it answers
+        return await _synced_account(subject)
     subject = decode_access_token(token, settings)
     if not ObjectId.is_valid(subject):
         raise Unauthorized("invalid token")
     return ObjectId(subject)
 
 
-async def _synced_account(idp_subject: str, _: Database) -> ObjectId:
+async def _synced_account(idp_subject: str) -> ObjectId:
     doc = await User.get_pymongo_collection().find_one({"idp_subject": idp_subject}, {"_id": 1})
     if doc is None:
         raise Unauthorized(
