@@ -140,7 +140,7 @@ class KeySet:
             self.fetches += 1
             try:
                 keys = await self._fetch()
-            except (httpx.HTTPError, ValueError) as exc:
+            except (httpx.HTTPError, ValueError, RecursionError) as exc:
                 self._retry_at = self._clock() + self._cooldown
                 log.warning("could not fetch the identity provider's keys (%s): %s", self.url, exc)
                 self._raise_if_empty()

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 from jwt.warnings import InsecureKeyLengthWarning
 
+from app.oidc import parse_key_set
 from models import User
 from tests.idp.conftest import Idp
 from tests.utils.factories import World
@@ -232,3 +233,29 @@ async def test_local_sign_in_is_unchanged_with_a_provider(idp: Idp, world: World
     assert r.status_code == 200
     assert (await me(idp, r.json()["access_token"])).status_code == 200
     assert idp.jwks.fetches == 0  # local tokens never touch the provider
+
+
+def test_only_usable_signing_keys_are_kept() -> None:
+    """RFC 7517: a reader skips the keys it cannot use; a set with none usable is refused."""
+    good = SigningKey.es384().jwk()
+    unusable = [
+        {"kty": "RSA", "kid": "no-modulus"},
+        {"kty": "EC", "kid": "bad-point", "crv": "P-384", "x": "!!", "y": "??"},
+        {
+            "kty": "EC",
+            "kid": "p521",
+            **{k: v for k, v in good.items() if k in ("x", "y")},
+            "crv": "P-521",
+        },
+        {"kty": "oct", "kid": "hmac", "k": b64url(b"secret")},
+        SigningKey.es256("for-encryption").jwk() | {"use": "enc"},
+        SigningKey.es256("declared-hs256").jwk() | {"alg": "HS256"},
+        SigningKey.rs256("ps256").jwk() | {"alg": "PS256"},
+        {k: v for k, v in SigningKey.es256().jwk().items() if k != "kid"},
+        "not an object",
+        None,
+    ]
+    assert list(parse_key_set({"keys": [*unusable, good]})) == [good["kid"]]
+    for document in ({"keys": unusable}, {"keys": "all"}, [good], None):
+        with pytest.raises(ValueError, match=r"no usable signing key|not a JWKS document"):
+            parse_key_set(document)
