@@ -5,6 +5,7 @@ import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -13,6 +14,10 @@ from authz.listing import Strategy
 from authz.policy import DEFAULT_POLICY_PATH
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret"}
+
+# How far the identity provider's clock may be from ours: tokens it issues "now" and
+# webhooks it signs "now" must not be refused because one clock runs a second ahead.
+CLOCK_SKEW_SECONDS = 30
 
 
 class Settings(BaseSettings):
@@ -46,12 +51,29 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=900, ge=1)
     login_lock_seconds: int = Field(default=300, ge=1)
 
+    # An identity provider (Logto, or any OpenID Connect issuer) beside the local accounts.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    logto_webhook_signing_key: SecretStr | None = None
+    invitation_days: int = Field(default=7, ge=1, le=90)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         """CORS_ORIGINS is a comma-separated list in the environment."""
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator(
+        "oidc_issuer", "oidc_audience", "oidc_jwks_url", "logto_webhook_signing_key", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`OIDC_ISSUER=` (as an `.env` template leaves it) means off, not an empty issuer."""
+        if isinstance(value, str) and not value.strip():
+            return None
         return value
 
     @model_validator(mode="after")
@@ -68,7 +90,8 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "BENCH_ROUTES turns authorization off and is refused outside development"
                 )
-        elif not secret:
+        self._check_identity_provider()
+        if self.environment == "development" and not secret:
             warnings.warn(
                 "JWT_SECRET is not set: using a random secret for this process; tokens will "
                 "not survive a restart and differ between workers",
@@ -76,6 +99,40 @@ class Settings(BaseSettings):
             )
             object.__setattr__(self, "jwt_secret", SecretStr(secrets.token_urlsafe(48)))
         return self
+
+    def _check_identity_provider(self) -> None:
+        if (self.oidc_issuer is None) != (self.oidc_audience is None):
+            raise ValueError(
+                "OIDC_ISSUER and OIDC_AUDIENCE go together: set both (the issuer's URL and "
+                "the API resource indicator its access tokens name in `aud`), or neither"
+            )
+        if self.oidc_issuer is not None:
+            if self.oidc_issuer == self.jwt_issuer:
+                raise ValueError(
+                    "OIDC_ISSUER must differ from JWT_ISSUER: tokens are told apart by issuer"
+                )
+            for name, url in (("OIDC_ISSUER", self.oidc_issuer), ("OIDC_JWKS_URL", self.jwks_url)):
+                parts = urlsplit(url)
+                if parts.scheme not in ("https", "http") or not parts.netloc:
+                    raise ValueError(f"{name} must be an absolute URL, got {url!r}")
+                if parts.scheme != "https" and self.environment != "development":
+                    # Whoever can alter the key set in transit can sign any user's token.
+                    raise ValueError(f"{name} must use https outside development")
+        key = self.logto_webhook_signing_key
+        if key is not None and len(key.get_secret_value().strip()) < 16:
+            raise ValueError(
+                "LOGTO_WEBHOOK_SIGNING_KEY looks truncated: paste the signing key shown on the "
+                "webhook's page in the Logto console"
+            )
+
+    @property
+    def jwks_url(self) -> str:
+        """Where the identity provider publishes its signing keys (`OIDC_JWKS_URL`, by
+        default `${OIDC_ISSUER}/jwks`, where Logto serves them)."""
+        if self.oidc_jwks_url:
+            return self.oidc_jwks_url
+        assert self.oidc_issuer is not None  # noqa: S101 - only asked when an issuer is set
+        return self.oidc_issuer.rstrip("/") + "/jwks"
 
     @property
     def secret_key(self) -> str:

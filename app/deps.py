@@ -12,6 +12,7 @@ from pymongo.errors import ServerSelectionTimeoutError
 from app.config import Settings
 from app.db import Database
 from app.errors import Unauthorized
+from app.oidc import IdentityProvider, unverified_issuer
 from app.security import decode_access_token
 from authz.audit import AuditLog
 from authz.engine import Engine, Principal
@@ -59,16 +60,39 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 AuditDep = Annotated[AuditLog, Depends(get_audit)]
 
 
-def get_subject(
-    token: Annotated[str | None, Depends(oauth2_scheme)], settings: SettingsDep
+async def get_subject(
+    request: Request,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    settings: SettingsDep,
 ) -> ObjectId:
-    """The user id of a valid bearer token; 401 for anything else."""
+    """The user id of a valid bearer token; 401 for anything else.
+
+    The token's claimed issuer picks the verification (see `app/oidc.py`): the identity
+    provider's tokens name its user id, mapped to the account its sign-up webhook synced.
+    """
     if not token:
         raise Unauthorized("not authenticated")
+    idp: IdentityProvider | None = request.app.state.idp
+    if idp is not None and unverified_issuer(token) == idp.issuer:
+        subject = await idp.subject(token)
+        get_database(request)  # the account look-up needs it: 503 until it answers
+        return await _synced_account(subject)
     subject = decode_access_token(token, settings)
     if not ObjectId.is_valid(subject):
         raise Unauthorized("invalid token")
     return ObjectId(subject)
+
+
+async def _synced_account(idp_subject: str) -> ObjectId:
+    doc = await User.get_pymongo_collection().find_one({"idp_subject": idp_subject}, {"_id": 1})
+    if doc is None:
+        raise Unauthorized(
+            "this identity provider account is not known here: its sign-up sync (the "
+            "PostRegister or User.Created webhook) has not arrived; retry in a moment, or "
+            "ask an operator to re-sync it"
+        )
+    user_id: ObjectId = doc["_id"]
+    return user_id
 
 
 SubjectDep = Annotated[ObjectId, Depends(get_subject)]
@@ -145,7 +169,13 @@ def user_path_id(user_id: str) -> ObjectId:
     return _path_id(user_id, "user")
 
 
+def invitation_path_id(invitation_id: str) -> ObjectId:
+    """The `{invitation_id}` of the path."""
+    return _path_id(invitation_id, "invitation")
+
+
 CompanyId = Annotated[ObjectId, Depends(company_path_id)]
+InvitationId = Annotated[ObjectId, Depends(invitation_path_id)]
 TicketId = Annotated[ObjectId, Depends(ticket_path_id)]
 UserId = Annotated[ObjectId, Depends(user_path_id)]
 

@@ -37,6 +37,18 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+class MalformedRequest(DomainError):
+    """A body that is not what the endpoint reads at all (not JSON, not the expected shape)."""
+
+    code = "malformed_request"
+
+
+class IdentityProviderUnavailable(DomainError):
+    """The identity provider's signing keys cannot be fetched right now."""
+
+    code = "identity_provider_unavailable"
+
+
 class ErrorOut(BaseModel):
     """The body of an error response (422s from validation carry a list of field errors)."""
 
@@ -45,6 +57,7 @@ class ErrorOut(BaseModel):
 
 
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
+    MalformedRequest: 400,
     InvalidInput: 422,
     Unauthorized: 401,
     Forbidden: 403,
@@ -52,6 +65,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     Conflict: 409,
     PayloadTooLarge: 413,
     RateLimited: 429,
+    IdentityProviderUnavailable: 503,
 }
 
 DB_UNAVAILABLE = "the database is unavailable; retry in a few seconds"
@@ -128,7 +142,7 @@ ERROR_DESCRIPTIONS = {
     413: "Request body too large",
     422: "Invalid input, with details per field",
     429: "Too many failed attempts; see Retry-After",
-    503: "The database is unavailable",
+    503: "The database (or the identity provider's key set) is unavailable",
 }
 
 # Operations that answer without the database, so they cannot fail with 503.

@@ -15,7 +15,17 @@ from app.config import Settings, get_settings
 from app.db import Database, initialise, initialise_with_retry, make_client
 from app.errors import document_common_errors, install_error_handlers
 from app.limits import BodySizeLimit
-from app.routers import auth, authz_routes, companies, health, members, tickets
+from app.oidc import IdentityProvider
+from app.routers import (
+    auth,
+    authz_routes,
+    companies,
+    health,
+    invitations,
+    members,
+    tickets,
+    webhooks,
+)
 from app.services.companies import resume_deletions
 from authz.audit import AuditLog, cancel_until_done
 from authz.engine import engine_for
@@ -96,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Validated now: a bad policy, or a resource type no document class holds, stops start-up.
     app.state.engine = engine_for(settings.policy_file)
     app.state.models = document_classes(app.state.engine, DOCUMENT_MODELS)
+    app.state.idp = IdentityProvider(settings) if settings.oidc_issuer else None
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
@@ -105,8 +116,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type"],
     )
-    for module in (health, auth, companies, members, tickets, authz_routes):
+    for module in (health, auth, companies, members, invitations, tickets, authz_routes):
         app.include_router(module.router)
+    if settings.logto_webhook_signing_key is not None:
+        app.include_router(webhooks.router)
     if settings.bench_routes:
         from app.routers import bench
 

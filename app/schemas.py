@@ -199,6 +199,62 @@ class MemberOut(Output):
     role: Role
 
 
+# -- invitations and the identity provider --------------------------------------------------
+
+
+class InvitationIn(Input):
+    """Offer a role in the company to someone, who may not have an account yet."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"email": "nina@initech.example", "role": "agent"}]}
+    )
+    email: Email
+    role: Role
+
+
+InvitationStatus = Literal["pending", "accepted", "revoked", "expired"]
+
+
+class InvitationOut(BaseModel):
+    """An invitation as its company's admins see it (never its token)."""
+
+    id: str
+    company_id: str
+    email: str
+    role: Role
+    status: InvitationStatus
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    accepted_by: str | None
+    accepted_at: datetime | None
+
+
+class InvitationCreated(InvitationOut):
+    """A new invitation with its one-time token: shown this once, stored only as a hash."""
+
+    token: str
+
+
+class InvitationAccept(Input):
+    """The token of an invitation, as its creator passed it on."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"token": "mYk1J1n3vQ4l0ZyDk0m8cL2b9T3xWq7eA5sU6rP0oIg"}]}
+    )
+    token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class WebhookOut(BaseModel):
+    """What a webhook delivery did: `created` or `already_synced` the account, `replayed`
+    (this very delivery was processed before: nothing done), `ignored` (not a sign-up), or
+    `test` (a sample from the Logto console: verified, nothing done)."""
+
+    status: Literal["created", "already_synced", "replayed", "ignored", "test"]
+    event: str
+    user_id: str | None = None
+
+
 # -- tickets ---------------------------------------------------------------------------------
 
 

@@ -6,10 +6,12 @@ from models.audit import AuditEvent
 from models.common import touched, utcnow
 from models.company import LIVE_COMPANY, Company
 from models.grant import Grant
+from models.invitation import Invitation
 from models.login import LoginThrottle
 from models.membership import Membership
 from models.ticket import Priority, Reply, Status, Ticket
 from models.user import User
+from models.webhook import WebhookDelivery
 
 DOCUMENT_MODELS: list[type[Document]] = [
     User,
@@ -19,6 +21,8 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Grant,
     AuditEvent,
     LoginThrottle,
+    Invitation,
+    WebhookDelivery,
 ]
 
 __all__ = [
@@ -27,6 +31,7 @@ __all__ = [
     "AuditEvent",
     "Company",
     "Grant",
+    "Invitation",
     "LoginThrottle",
     "Membership",
     "Priority",
@@ -34,6 +39,7 @@ __all__ = [
     "Status",
     "Ticket",
     "User",
+    "WebhookDelivery",
     "touched",
     "utcnow",
 ]

@@ -41,11 +41,17 @@ class Access(BaseModel):
 
 
 class User(Document):
-    """An account. `email` is stored lower-cased so uniqueness ignores case."""
+    """An account. `email` is stored lower-cased so uniqueness ignores case.
+
+    A local account has a `password_hash`; an account synced from the identity provider
+    has none (it signs in there) and carries the provider's user id in `idp_subject`,
+    unique among the accounts that have one (a partial index: local accounts store null).
+    """
 
     username: str
     email: str
-    password_hash: str
+    password_hash: str | None = None
+    idp_subject: str | None = None
     access: Access = Field(default_factory=Access)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -58,4 +64,10 @@ class User(Document):
             # Whose copies a company's deletion, or a ticket's, must take rights out of.
             IndexModel([("access.memberships.company", ASCENDING)], name="access_company"),
             IndexModel([("access.grants.resource_id", ASCENDING)], name="access_resource"),
+            IndexModel(
+                [("idp_subject", ASCENDING)],
+                name="idp_subject_unique",
+                unique=True,
+                partialFilterExpression={"idp_subject": {"$type": "string"}},
+            ),
         ]

@@ -274,6 +274,7 @@ def _users_and_tenants(
                     "username": f"t{t:04d}-{role}-{n}",
                     "email": f"{role}-{n}@t{t:04d}.{EMAIL_DOMAIN}",
                     "password_hash": password_hash,
+                    "idp_subject": None,
                     "created_at": joined,
                     "updated_at": joined,
                 }

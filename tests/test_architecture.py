@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PROTECTED = {"Ticket", "Membership", "Grant", "Company", "AuditEvent"}
+PROTECTED = {"Ticket", "Membership", "Grant", "Company", "AuditEvent", "Invitation"}
 RAW_ACCESS = {
     "get_pymongo_collection",
     "get_motor_collection",

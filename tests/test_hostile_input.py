@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from models import Company, Membership, Ticket, User
+from models import Company, Invitation, Membership, Ticket, User
 from tests.utils.factories import PASSWORD, World
 
 ZERO_ID = "0" * 24
@@ -277,6 +277,9 @@ PATH_ROUTES = [
     ("POST", "/companies/{x}/members"),
     ("PATCH", "/companies/{cid}/members/{x}"),
     ("DELETE", "/companies/{cid}/members/{x}"),
+    ("GET", "/companies/{x}/invitations"),
+    ("POST", "/companies/{x}/invitations"),
+    ("DELETE", "/companies/{cid}/invitations/{x}"),
     ("GET", "/tickets/{x}"),
     ("PATCH", "/tickets/{x}"),
     ("DELETE", "/tickets/{x}"),
@@ -288,6 +291,7 @@ VALID_BODIES = {
     "/companies/{x}": {"name": "New name"},
     "/companies/{x}/members": {"email": "lisa@example.com", "role": "customer"},
     "/companies/{cid}/members/{x}": {"role": "agent"},
+    "/companies/{x}/invitations": {"email": "nina@example.com", "role": "agent"},
     "/tickets/{x}": {"status": "resolved"},
     "/tickets/{x}/replies": {"body": "hello"},
     "/tickets/{x}/viewers": {"user_id": ZERO_ID},
@@ -643,7 +647,7 @@ async def test_page_bounds_and_foreign_cursor(
     assert r.status_code == 200 and r.json()["items"] == []
 
 
-async def _snapshot() -> tuple[int, int, int, int, list[tuple[str, str, str]]]:
+async def _snapshot() -> tuple[int, int, int, int, int, list[tuple[str, str, str]]]:
     """Counts of the tenant collections and every ticket's mutable fields."""
     tickets = (
         await Ticket.get_pymongo_collection()
@@ -655,5 +659,6 @@ async def _snapshot() -> tuple[int, int, int, int, list[tuple[str, str, str]]]:
         await Membership.count(),
         await User.count(),
         await Ticket.count(),
+        await Invitation.count(),
         sorted((str(t["_id"]), t["status"], str(t.get("assigned_to"))) for t in tickets),
     )

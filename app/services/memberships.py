@@ -49,23 +49,31 @@ async def add_member(
     uid = user.id
 
     async def steps(unit: Unit) -> Membership:
-        membership = Membership(user=uid, company=company_id, role=role, created_by=scope.user_id)
-        try:
-            await membership.insert(session=unit.session)
-        except DuplicateKeyError as exc:
-            raise Conflict("this user is already a member of the company") from exc
-        unit.on_failure(membership.delete)
-        # Only now is the membership known to be new: grants an interrupted removal left
-        # behind must not come back to life (an existing member's shares are left alone).
-        await Grant.find(Grant.company == company_id, Grant.user == uid).delete(
-            session=unit.session
-        )
-        await access.add_membership(uid, company_id, role, unit)
-        return membership
+        return await insert_member(unit, company_id, uid, role, created_by=scope.user_id)
 
     membership = await atomic(db, steps)
     scope.record(resource, decision)
     return membership, user
+
+
+async def insert_member(
+    unit: Unit, company_id: ObjectId, user_id: ObjectId, role: str, *, created_by: ObjectId
+) -> Membership:
+    """The steps of making `user_id` a member, inside a caller's `atomic` write; 409 if
+    they already are one. Whoever calls it has authorized the addition."""
+    membership = Membership(user=user_id, company=company_id, role=role, created_by=created_by)
+    try:
+        await membership.insert(session=unit.session)
+    except DuplicateKeyError as exc:
+        raise Conflict("this user is already a member of the company") from exc
+    unit.on_failure(membership.delete)
+    # Only now is the membership known to be new: grants an interrupted removal left
+    # behind must not come back to life (an existing member's shares are left alone).
+    await Grant.find(Grant.company == company_id, Grant.user == user_id).delete(
+        session=unit.session
+    )
+    await access.add_membership(user_id, company_id, role, unit)
+    return membership
 
 
 async def change_role(
