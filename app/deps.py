@@ -174,7 +174,13 @@ def invitation_path_id(invitation_id: str) -> ObjectId:
     return _path_id(invitation_id, "invitation")
 
 
+def group_path_id(group_id: str) -> ObjectId:
+    """The `{group_id}` of the path."""
+    return _path_id(group_id, "group")
+
+
 CompanyId = Annotated[ObjectId, Depends(company_path_id)]
+GroupId = Annotated[ObjectId, Depends(group_path_id)]
 InvitationId = Annotated[ObjectId, Depends(invitation_path_id)]
 TicketId = Annotated[ObjectId, Depends(ticket_path_id)]
 UserId = Annotated[ObjectId, Depends(user_path_id)]

@@ -20,6 +20,7 @@ from app.routers import (
     auth,
     authz_routes,
     companies,
+    groups,
     health,
     invitations,
     members,
@@ -116,7 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type"],
     )
-    for module in (health, auth, companies, members, invitations, tickets, authz_routes):
+    for module in (health, auth, companies, members, groups, invitations, tickets, authz_routes):
         app.include_router(module.router)
     if settings.logto_webhook_signing_key is not None:
         app.include_router(webhooks.router)

@@ -36,6 +36,20 @@ def _declared_role(name: str) -> str:
     return name
 
 
+def _declared_level(name: str) -> str:
+    if name not in default_engine().policy.access_levels:
+        levels = ", ".join(default_engine().policy.access_levels)
+        raise ValueError(f"must be one of: {levels}")
+    return name
+
+
+# An access level (`ticket_access` of a membership), declared in the policy.
+TicketAccess = Annotated[
+    str,
+    AfterValidator(_declared_level),
+    WithJsonSchema({"type": "string", "enum": list(default_engine().policy.access_levels)}),
+]
+
 # A tenant role: the policy (authz/policy.toml) is the one place roles are declared.
 Role = Annotated[
     str,
@@ -138,6 +152,7 @@ class MembershipOut(Output):
     company_id: Id
     company_name: str
     role: Role
+    ticket_access: TicketAccess
 
 
 class MeOut(UserOut):
@@ -184,10 +199,21 @@ class MemberIn(Input):
 
 
 class MemberUpdate(Input):
-    """A member's new role."""
+    """A member's new role, and/or how far an agent's ticket permissions reach:
+    `all` (every ticket of the company), `groups` (tickets of their groups and those
+    assigned to them) or `assigned` (only tickets assigned to them)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"role": "agent"}]})
-    role: Role
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"role": "agent"}, {"ticket_access": "groups"}]}
+    )
+    role: Role | None = None
+    ticket_access: TicketAccess | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if not self.model_fields_set & {"role", "ticket_access"}:
+            raise ValueError("give role, ticket_access, or both")
+        return self
 
 
 class MemberOut(Output):
@@ -197,6 +223,7 @@ class MemberOut(Output):
     username: str
     email: str
     role: Role
+    ticket_access: TicketAccess
 
 
 # -- invitations and the identity provider --------------------------------------------------
@@ -255,6 +282,25 @@ class WebhookOut(BaseModel):
     user_id: str | None = None
 
 
+# -- groups ----------------------------------------------------------------------------------
+
+
+class GroupIn(Input):
+    """A group's name."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Billing"}]})
+    name: Name
+
+
+class GroupOut(Output):
+    """A group of a company, and who is in it."""
+
+    id: Id
+    name: str
+    company_id: Id
+    member_ids: list[Id]
+
+
 # -- tickets ---------------------------------------------------------------------------------
 
 
@@ -277,6 +323,7 @@ class TicketIn(Input):
     subject: Subject
     description: Text
     priority: Priority = Priority.NORMAL
+    group_id: ObjectIdStr | None = None
 
 
 class TicketUpdate(Input):
@@ -292,6 +339,7 @@ class TicketUpdate(Input):
     status: Status | None = None
     priority: Priority | None = None
     assigned_to: ObjectIdStr | None = None
+    group_id: ObjectIdStr | None = None
 
 
 class ReplyIn(Input):
@@ -328,6 +376,7 @@ class TicketOut(Output):
     priority: Priority
     created_by: Id
     assigned_to: Id | None
+    group_id: Id | None
     replies: list[ReplyOut]
     created_at: datetime
     updated_at: datetime
@@ -438,11 +487,23 @@ class CheckOut(BaseModel):
     fields: list[list[str] | None]
 
 
+class CompanyPermissions(BaseModel):
+    """The caller's standing in one company."""
+
+    roles: list[str]
+    access: str | None = Field(description="the access level of the caller's membership")
+    permissions: list[str] = Field(description="what holds on every resource of the company")
+    limited: dict[str, list[str]] = Field(
+        description="what the access level limits to resources reached through a relation "
+        "(permission -> relations, e.g. `ticket:read` -> `assignee`, `group#member`)"
+    )
+
+
 class PermissionGraph(BaseModel):
     """The caller's permission graph."""
 
     user_id: str
-    companies: dict[str, dict[str, list[str]]]
+    companies: dict[str, CompanyPermissions]
     resources: dict[str, dict[str, Any]]
     derived: list[dict[str, Any]]
 

@@ -31,15 +31,17 @@ class GrantFact:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The caller's facts: tenant role per company, and stored grants per resource id.
+    """The caller's facts: tenant role (and its access level, where it is not the role's
+    default) per company, and stored grants per resource id.
 
-    Loaded once per request (see `authz.facts.load_principal`); never put in a token, so a
+    Loaded with the user on every request (see `authz.facts`); never put in a token, so a
     role change or a removal takes effect on the very next request.
     """
 
     user_id: ObjectId
     roles: Mapping[ObjectId, str] = field(default_factory=dict)
     grants: Mapping[ObjectId, GrantFact] = field(default_factory=dict)
+    levels: Mapping[ObjectId, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +49,8 @@ class Resource:
     """What a decision is about.
 
     `company` is the tenant; `id` the resource's own id when it has one; `relations` the
-    users the resource is related to, by the policy's relation names (for a ticket:
-    `creator`), which is what instance roles are derived from.
+    ids the resource is related to, by the policy's names: users by relation (for a
+    ticket: `creator`, `assignee`) and parent resources by type (`group`).
     """
 
     type: str
@@ -85,6 +87,8 @@ class Decision:
 
 _NOT_MEMBER = "user {0} is not a member of company {1}"
 _ROLE_GRANTS = "role '{0}' in company {1} grants {2}"
+_ROLE_REACHES = "role '{0}' in company {1} grants {2} on this {3}, reached as {4} ({5} access)"
+_ROLE_STOPS = "role '{0}' in company {1} grants {2} only on a {3} reached as {4} ({5} access)"
 _ROLE_LACKS = "role '{0}' in company {1} lacks {2}"
 _INSTANCE_DERIVED = "instance role {0} (as {1} of {2} {3}) grants {4}"
 _INSTANCE_GRANTED = "instance role {0} (shared) on {1} {2} grants {3}"
@@ -102,6 +106,61 @@ class Engine:
         for irole in policy.instance_roles.values():
             by_type.setdefault(irole.resource_type, []).append(irole)
         self._instance_roles = {t: tuple(rs) for t, rs in by_type.items()}
+        self._default_level = {name: r.access[0] for name, r in policy.roles.items()}
+        self._reach = {
+            (level.name, type_name): through
+            for level in policy.access_levels.values()
+            for type_name, through in level.reach.items()
+        }
+
+    def level(self, principal: Principal, company: ObjectId) -> str | None:
+        """The access level of `principal`'s role in `company` (None: not a member)."""
+        role = principal.roles.get(company)
+        if role is None:
+            return None
+        return self.level_of(role, principal.levels.get(company))
+
+    def level_of(self, role: str, stored: str | None) -> str:
+        """The access level a membership has: the stored one, else the role's default."""
+        return stored or self._default_level[role]
+
+    def _restriction(
+        self, principal: Principal, company: ObjectId, resource_type: str
+    ) -> tuple[str, ...] | None:
+        """The relations the role's permissions on `resource_type` are limited to in
+        `company` by its access level (None: no limit)."""
+        level = self.level(principal, company)
+        return None if level is None else self._reach.get((level, resource_type))
+
+    def _reached_as(
+        self, principal: Principal, resource: Resource, through: tuple[str, ...]
+    ) -> str | None:
+        """The first of `through` by which `principal` reaches `resource`, or None."""
+        for path in through:
+            parent, _, role = path.partition("#")
+            if not role:
+                if resource.relations.get(path) == principal.user_id:
+                    return path
+                continue
+            grant = principal.grants.get(resource.relations.get(parent))  # type: ignore[arg-type]
+            if (
+                grant is not None
+                and grant.resource_type == parent
+                and grant.company == resource.company
+                and role in grant.roles
+            ):
+                return path
+        return None
+
+    def parent_scoped(self, principal: Principal, resource: Resource) -> bool | None:
+        """For a principal whose access level limits their role on `resource`'s type through
+        its parents (an agent scoped to groups), whether one of those parents reaches it;
+        None when the level does not scope by parents (`all`, or assignments only)."""
+        through = self._restriction(principal, resource.company, resource.type)
+        parents = tuple(path for path in through or () if "#" in path)
+        if not parents:
+            return None
+        return self._reached_as(principal, resource, parents) is not None
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -111,8 +170,37 @@ class Engine:
         role = principal.roles.get(company)
         if role is None:
             return Decision(False, permission, _NOT_MEMBER, principal.user_id, company)
+        stopped: Decision | None = None
         if permission in self._role_permissions[role]:
-            return Decision(True, permission, _ROLE_GRANTS, role, company, permission)
+            through = self._restriction(principal, company, resource.type)
+            if through is None:
+                return Decision(True, permission, _ROLE_GRANTS, role, company, permission)
+            level = self.level(principal, company)
+            as_ = self._reached_as(principal, resource, through)
+            if as_ is not None:
+                return Decision(
+                    True,
+                    permission,
+                    _ROLE_REACHES,
+                    role,
+                    company,
+                    permission,
+                    resource.type,
+                    as_,
+                    level,
+                )
+            reach = " or ".join(through)
+            stopped = Decision(
+                False,
+                permission,
+                _ROLE_STOPS,
+                role,
+                company,
+                permission,
+                resource.type,
+                reach,
+                level,
+            )
         for irole in self._instance_roles.get(resource.type, ()):
             if permission not in irole.permissions:
                 continue
@@ -145,6 +233,8 @@ class Engine:
                         resource.id,
                         permission,
                     )
+        if stopped is not None:
+            return stopped
         if permission not in self.policy.permissions:
             return Decision(False, permission, _UNKNOWN, permission)
         return Decision(False, permission, _ROLE_LACKS, role, company, permission)
@@ -182,6 +272,7 @@ class Engine:
         """
         rtype = self._types[resource_type]
         relations = {name: _at(doc, path) for name, path in rtype.relations.items()}
+        relations |= {name: _at(doc, path) for name, path in rtype.parents.items()}
         return Resource(resource_type, _at(doc, rtype.tenant), doc.get("_id"), relations or _EMPTY)
 
     # -- filters ---------------------------------------------------------------------------
@@ -198,11 +289,19 @@ class Engine:
         """
         rtype = self._types[resource_type]
         tenant = rtype.tenant
-        full = [c for c, r in principal.roles.items() if permission in self._role_permissions[r]]
-        full_set = set(full)
+        full: list[ObjectId] = []  # the role's permission reaches every resource there
         branches: list[dict[str, Any]] = []
+        for company, role in principal.roles.items():
+            if permission not in self._role_permissions[role]:
+                continue
+            through = self._restriction(principal, company, resource_type)
+            if through is None:
+                full.append(company)
+            else:
+                branches += self._reach_branches(principal, company, rtype, through)
         if full:
-            branches.append({tenant: _eq_or_in(full)})
+            branches.insert(0, {tenant: _eq_or_in(full)})
+        full_set = set(full)
         rest = [c for c in principal.roles if c not in full_set]
         for irole in self._instance_roles.get(resource_type, ()):
             if permission not in irole.permissions:
@@ -226,6 +325,25 @@ class Engine:
             return {tenant: {"$in": []}}
         return branches[0] if len(branches) == 1 else {"$or": branches}
 
+    def _reach_branches(
+        self, principal: Principal, company: ObjectId, rtype: ResourceType, through: tuple[str, ...]
+    ) -> list[dict[str, Any]]:
+        """One filter branch per relation an access level limits a role to, in `company`."""
+        branches: list[dict[str, Any]] = []
+        for path in through:
+            parent, _, role = path.partition("#")
+            if not role:
+                branches.append({rtype.tenant: company, rtype.relations[path]: principal.user_id})
+                continue
+            parents = [
+                rid
+                for rid, g in principal.grants.items()
+                if g.resource_type == parent and g.company == company and role in g.roles
+            ]
+            if parents:
+                branches.append({rtype.tenant: company, rtype.parents[parent]: _eq_or_in(parents)})
+        return branches
+
     # -- introspection ---------------------------------------------------------------------
 
     def permissions(
@@ -245,10 +363,7 @@ class Engine:
         }
         for company, role in principal.roles.items():
             if wanted is None or company in wanted:
-                graph["companies"][str(company)] = {
-                    "roles": [role],
-                    "permissions": sorted(self._role_permissions[role]),
-                }
+                graph["companies"][str(company)] = self._company_entry(principal, company, role)
         for rid, grant in principal.grants.items():
             if grant.company not in principal.roles:
                 continue
@@ -276,6 +391,24 @@ class Engine:
                     }
                 )
         return graph
+
+    def _company_entry(self, principal: Principal, company: ObjectId, role: str) -> dict[str, Any]:
+        """A company in the graph: the permissions that hold on every resource there, and
+        those the access level limits to resources reached through a relation."""
+        whole: list[str] = []
+        limited: dict[str, list[str]] = {}
+        for perm in sorted(self._role_permissions[role]):
+            through = self._restriction(principal, company, perm.partition(":")[0])
+            if through is None:
+                whole.append(perm)
+            else:
+                limited[perm] = list(through)
+        return {
+            "roles": [role],
+            "access": self.level(principal, company),
+            "permissions": whole,
+            "limited": limited,
+        }
 
     def writable_fields(self, principal: Principal, resource: Resource) -> frozenset[str]:
         """The fields `principal` may change on `resource` with its type's `update`

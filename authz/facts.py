@@ -27,7 +27,10 @@ def principal_of(user_id: ObjectId, access: Access) -> Principal:
         rid: GrantFact(rtype, company, frozenset(names))
         for rid, (rtype, company, names) in by_resource.items()
     }
-    return Principal(user_id=user_id, roles=roles, grants=grants)
+    levels: dict[ObjectId, str] = {
+        m.company: m.level for m in access.memberships if m.level is not None
+    }
+    return Principal(user_id=user_id, roles=roles, grants=grants, levels=levels)
 
 
 async def load_principal(user_id: ObjectId) -> Principal:

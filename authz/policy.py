@@ -55,8 +55,10 @@ class ResourceType(_Section):
     tenant: DocumentPath
     read: Permission
     update: Permission | None = None
+    create: Permission | None = None
     fields: Names = frozenset()
     relations: Mapping[Name, DocumentPath] = Field(default_factory=dict)
+    parents: Mapping[Name, DocumentPath] = Field(default_factory=dict)
 
 
 class TenantRole(_Section):
@@ -66,6 +68,8 @@ class TenantRole(_Section):
     description: str = ""
     permissions: Permissions
     writable_fields: Mapping[Name, Names] = Field(default_factory=dict)
+    # The access levels a membership with this role may have; the first is the default.
+    access: tuple[Name, ...] = ("all",)
 
 
 class InstanceRole(_Section):
@@ -88,6 +92,15 @@ class InstanceRole(_Section):
         return self.name.partition("#")[2]
 
 
+class AccessLevel(_Section):
+    """How far a tenant role's permissions reach: per resource type, the relations through
+    which they still hold (a type not listed is reached whole)."""
+
+    name: str = ""
+    description: str = ""
+    reach: Mapping[Name, tuple[str, ...]] = Field(default_factory=dict)
+
+
 class Invariants(_Section):
     """Rules no role can break."""
 
@@ -106,6 +119,9 @@ class Policy(_Section):
     instance_roles: Mapping[
         Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*#[a-z][a-z_]*$")], InstanceRole
     ] = Field(default_factory=dict)
+    access_levels: Mapping[Name, AccessLevel] = Field(
+        default_factory=lambda: {"all": AccessLevel(name="all")}
+    )
     invariants: Invariants
 
     @model_validator(mode="before")
@@ -114,7 +130,7 @@ class Policy(_Section):
         """Give each named section its own name (the key it is declared under)."""
         if isinstance(raw, Mapping):
             raw = dict(raw)
-            for key in ("resource_types", "roles", "instance_roles"):
+            for key in ("resource_types", "roles", "instance_roles", "access_levels"):
                 if isinstance(raw.get(key), Mapping):
                     raw[key] = {
                         name: {**spec, "name": name} if isinstance(spec, Mapping) else spec
@@ -130,13 +146,22 @@ class Policy(_Section):
             if perm.partition(":")[0] not in self.resource_types:
                 raise ValueError(f"permission {perm!r} names an undeclared resource type")
         for rtype in self.resource_types.values():
-            for used in (rtype.read, rtype.update):
+            for parent in rtype.parents:
+                if parent not in self.resource_types:
+                    raise ValueError(f"resource_types.{rtype.name}.parents names {parent!r}")
+            for used in (rtype.read, rtype.update, rtype.create):
                 if used is not None and used not in declared:
                     raise ValueError(f"resource_types.{rtype.name} names undeclared {used!r}")
         for role in self.roles.values():
             _check_role(role, declared, self.resource_types)
         for irole in self.instance_roles.values():
             _check_instance_role(irole, declared, self.resource_types)
+        for level in self.access_levels.values():
+            _check_access_level(level, self)
+        for role in self.roles.values():
+            unknown = sorted(set(role.access) - set(self.access_levels))
+            if unknown or not role.access:
+                raise ValueError(f"roles.{role.name}.access names undeclared levels {unknown}")
         invariants = self.invariants
         if not invariants.assignable_roles <= set(self.roles):
             raise ValueError("invariants.assignable_roles names unknown roles")
@@ -145,6 +170,25 @@ class Policy(_Section):
         if invariants.internal_notes_require not in declared:
             raise ValueError("invariants.internal_notes_require names an undeclared permission")
         return self
+
+
+def _check_access_level(level: AccessLevel, policy: Policy) -> None:
+    """A level reaches a type through its relations to users, or through one of its parents
+    (`<parent type>#<role>`: the user holds that instance role on the resource's parent)."""
+    for type_name, through in level.reach.items():
+        where = f"access_levels.{level.name}.reach.{type_name}"
+        rtype = policy.resource_types.get(type_name)
+        if rtype is None:
+            raise ValueError(f"{where} names an undeclared resource type")
+        for path in through:
+            parent, _, _role = path.partition("#")
+            known = (
+                path in policy.instance_roles and parent in rtype.parents
+                if "#" in path
+                else path in rtype.relations
+            )
+            if not known:
+                raise ValueError(f"{where} names {path!r}, neither a relation nor a parent role")
 
 
 def _known(perms: frozenset[str], declared: frozenset[str], where: str) -> None:

@@ -6,6 +6,7 @@ from models.audit import AuditEvent
 from models.common import touched, utcnow
 from models.company import LIVE_COMPANY, Company
 from models.grant import Grant
+from models.group import Group
 from models.invitation import Invitation
 from models.login import LoginThrottle
 from models.membership import Membership
@@ -19,6 +20,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Membership,
     Ticket,
     Grant,
+    Group,
     AuditEvent,
     LoginThrottle,
     Invitation,
@@ -31,6 +33,7 @@ __all__ = [
     "AuditEvent",
     "Company",
     "Grant",
+    "Group",
     "Invitation",
     "LoginThrottle",
     "Membership",

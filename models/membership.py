@@ -19,6 +19,9 @@ class Membership(Document):
     user: PydanticObjectId
     company: PydanticObjectId
     role: str
+    # How far the role's ticket permissions reach (`access` in the policy): None is the
+    # role's default (`all`); agents may be limited to their groups or their assignments.
+    ticket_access: str | None = None
     created_by: PydanticObjectId | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

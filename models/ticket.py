@@ -49,6 +49,7 @@ class Ticket(Document):
     priority: Priority = Priority.NORMAL
     created_by: PydanticObjectId
     assigned_to: PydanticObjectId | None = None
+    group: PydanticObjectId | None = None
     replies: list[Reply] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -73,5 +74,9 @@ class Ticket(Document):
             IndexModel(
                 [("company", ASCENDING), ("assigned_to", ASCENDING), ("_id", DESCENDING)],
                 name="company_assignee",
+            ),
+            IndexModel(
+                [("company", ASCENDING), ("group", ASCENDING), ("_id", DESCENDING)],
+                name="company_group",
             ),
         ]

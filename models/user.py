@@ -10,14 +10,17 @@ from models.common import utcnow
 
 
 class MembershipFact(BaseModel):
-    """The user's role in one company."""
+    """The user's role in one company, and the access level it has (None: the role's
+    default)."""
 
     company: PydanticObjectId
     role: str
+    level: str | None = None
 
 
 class GrantFact(BaseModel):
-    """An instance role the user holds on one resource (a ticket shared with them)."""
+    """An instance role the user holds on one resource (a ticket shared with them, a group
+    they are a member of)."""
 
     resource_type: str
     resource_id: PydanticObjectId

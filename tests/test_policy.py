@@ -58,7 +58,11 @@ def test_shipped_policy_matches_the_design_table() -> None:
     assert "ticket:delete" not in roles["agent"].permissions
     assert "members:add" not in roles["agent"].permissions
     assert roles["customer"].permissions == {"company:read", "ticket:create"}
-    assert roles["agent"].writable_fields == {"ticket": {"status", "priority", "assigned_to"}}
+    assert roles["agent"].writable_fields == {
+        "ticket": {"status", "priority", "assigned_to", "group_id"}
+    }
+    assert roles["agent"].access == ("all", "groups", "assigned")
+    assert roles["admin"].access == ("all",)
 
 
 ACME, GLOBEX = ObjectId(), ObjectId()

@@ -98,7 +98,12 @@ async def me(caller: CallerDep) -> MeOut:
         username=user.username,
         email=user.email,
         memberships=[
-            MembershipOut(company_id=str(c), company_name=names[c], role=roles[c])
+            MembershipOut(
+                company_id=c,
+                company_name=names[c],
+                role=roles[c],
+                ticket_access=caller.scope.engine.level(caller.principal, c),
+            )
             for c in sorted(names, key=lambda c: (names[c].lower(), str(c)))
         ],
     )

@@ -99,5 +99,8 @@ async def accept_invitation(
     revoked or used; 409 if the caller is already a member."""
     membership, company_name = await invitations.accept(db, caller.scope, body.token)
     return MembershipOut(
-        company_id=str(membership.company), company_name=company_name, role=membership.role
+        company_id=membership.company,
+        company_name=company_name,
+        role=membership.role,
+        ticket_access=caller.scope.engine.level_of(membership.role, membership.ticket_access),
     )

@@ -11,6 +11,7 @@ from app.schemas import MemberIn, MemberOut, MemberUpdate
 from app.services import memberships as service
 from app.services.companies import company_resource
 from authz.errors import NotFound
+from authz.scope import Scope
 from models import Membership, User
 
 router = APIRouter(prefix="/companies/{company_id}/members", tags=["members"])
@@ -37,11 +38,23 @@ def with_accounts(company_id: ObjectId) -> list[dict[str, Any]]:
                 "_id": 0,
                 "user_id": "$user",
                 "role": 1,
+                "ticket_access": 1,
                 "username": "$account.username",
                 "email": "$account.email",
             }
         },
     ]
+
+
+def member_out(scope: Scope, user: User, membership: Membership) -> MemberOut:
+    """A member as the API shows them, with their effective ticket access."""
+    return MemberOut(
+        user_id=user.id,
+        username=user.username,
+        email=user.email,
+        role=membership.role,
+        ticket_access=scope.engine.level_of(membership.role, membership.ticket_access),
+    )
 
 
 @router.get(
@@ -54,7 +67,13 @@ async def list_members(company_id: CompanyId, caller: CallerDep) -> list[MemberO
     """Members and their roles (admins and agents)."""
     caller.scope.authorize("members:list", company_resource(company_id))
     rows = await caller.scope.aggregate(Membership, "members:list", with_accounts(company_id))
-    return [MemberOut.model_validate(row) for row in rows]
+    level_of = caller.scope.engine.level_of
+    return [
+        MemberOut.model_validate(
+            row | {"ticket_access": level_of(row["role"], row.get("ticket_access"))}
+        )
+        for row in rows
+    ]
 
 
 @router.post(
@@ -76,28 +95,34 @@ async def add_member(
         user_id=ObjectId(body.user_id) if body.user_id else None,
         role=body.role,
     )
-    return MemberOut(
-        user_id=user.id, username=user.username, email=user.email, role=membership.role
-    )
+    return member_out(caller.scope, user, membership)
 
 
 @router.patch(
     "/{user_id}",
     response_model=MemberOut,
-    summary="Change a member's role",
+    summary="Change a member's role or ticket access",
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def change_role(
     company_id: CompanyId, user_id: UserId, body: MemberUpdate, caller: CallerDep, db: DatabaseDep
 ) -> MemberOut:
-    """Change a role (admin); the last admin cannot be demoted (409)."""
-    membership = await service.change_role(db, caller.scope, company_id, user_id, body.role)
+    """Change a role and/or an agent's ticket access (admin); the last admin cannot be
+    demoted (409); an access level the role does not allow is 422."""
+    membership = await service.change_member(
+        db,
+        caller.scope,
+        company_id,
+        user_id,
+        role=body.role,
+        ticket_access=body.ticket_access
+        if "ticket_access" in body.model_fields_set
+        else service.UNSET,
+    )
     user = await User.get(user_id)
     if user is None:  # the account was deleted meanwhile
         raise NotFound("member not found")
-    return MemberOut(
-        user_id=user_id, username=user.username, email=user.email, role=membership.role
-    )
+    return member_out(caller.scope, user, membership)
 
 
 @router.delete(

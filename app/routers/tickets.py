@@ -42,7 +42,12 @@ def shown(ticket: Ticket, scope: Scope) -> TicketOut:
 async def create_ticket(body: TicketIn, caller: CallerDep) -> TicketOut:
     """Open a ticket in a company the caller belongs to; numbers are sequential per company."""
     ticket = await service.create_ticket(
-        caller.scope, ObjectId(body.company_id), body.subject, body.description, body.priority
+        caller.scope,
+        ObjectId(body.company_id),
+        body.subject,
+        body.description,
+        body.priority,
+        ObjectId(body.group_id) if body.group_id else None,
     )
     return shown(ticket, caller.scope)
 

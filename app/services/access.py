@@ -18,7 +18,9 @@ from models import Grant, Membership, User
 from models.user import Access, GrantFact, MembershipFact
 
 
-async def add_membership(user_id: ObjectId, company: ObjectId, role: str, unit: Unit) -> None:
+async def add_membership(
+    user_id: ObjectId, company: ObjectId, role: str, unit: Unit, level: str | None = None
+) -> None:
     """Give the copy a role in `company` (after the record has it), replacing any other.
 
     One write (an update pipeline): in a transaction, the fewer writes to a user document,
@@ -30,7 +32,7 @@ async def add_membership(user_id: ObjectId, company: ObjectId, role: str, unit: 
             "cond": {"$ne": ["$$this.company", company]},
         }
     }
-    fact = {"company": company, "role": role}
+    fact = {"company": company, "role": role, "level": level}
     await User.get_pymongo_collection().update_one(
         {"_id": user_id},
         [{"$set": {"access.memberships": {"$concatArrays": [others, [{"$literal": fact}]]}}}],
@@ -94,7 +96,7 @@ async def rebuild(user_ids: Iterable[ObjectId]) -> None:
     for user_id in users:
         access = Access(
             memberships=[
-                MembershipFact(company=m.company, role=m.role)
+                MembershipFact(company=m.company, role=m.role, level=m.ticket_access)
                 for m in memberships
                 if m.user == user_id
             ],

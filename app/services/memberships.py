@@ -13,6 +13,7 @@ shared, so they never wait on each other.
 """
 
 import contextlib
+from typing import Any
 
 from beanie.odm.queries.find import FindOne
 from bson import ObjectId
@@ -76,33 +77,68 @@ async def insert_member(
     return membership
 
 
-async def change_role(
-    db: Database, scope: Scope, company_id: ObjectId, user_id: ObjectId, role: str
+UNSET: Any = object()  # "not given", where None means the role's default access
+
+
+async def change_member(
+    db: Database,
+    scope: Scope,
+    company_id: ObjectId,
+    user_id: ObjectId,
+    *,
+    role: str | None = None,
+    ticket_access: str | None = UNSET,
 ) -> Membership:
-    """Change a member's role; the last owner cannot be demoted (409)."""
+    """Change a member's role and/or the access level of their ticket permissions.
+
+    The last owner cannot be demoted (409); an access level the (new) role does not allow
+    is 422; a role that does not allow the current level puts the member back on the role's
+    default; a member who may no longer be assigned tickets loses their assignments and
+    groups.
+    """
     resource = company_resource(company_id)
     decision = scope.authorize("members:update", resource)
 
     async def steps(unit: Unit) -> Membership:
         current = await _membership(company_id, user_id, unit)
-        if current.role == role:
+        new_role = role or current.role
+        level = _level_for(scope, new_role, current, ticket_access)
+        if (new_role, level) == (current.role, current.ticket_access):
             return current
-        if current.role == scope.engine.owner_role:
+        losing_owner = current.role == scope.engine.owner_role != new_role
+        if losing_owner:
             await _owners_changing(company_id, unit)
+        # Rights out of the copy first; back in, as they are now, last.
         await access.remove_membership(user_id, company_id, unit, with_grants=False)
-        await _this(current).update(touched({"$set": {"role": role}}), session=unit.session)
-        unit.on_failure(lambda: _revert_role(current, role))
-        if current.role == scope.engine.owner_role:
+        change = {"role": new_role, "ticket_access": level}
+        await _this(current).update(touched({"$set": change}), session=unit.session)
+        unit.on_failure(lambda: _revert(current, change))
+        if losing_owner:
             await _ensure_an_owner_is_left(scope, company_id, unit)
-        if not scope.engine.is_assignable(role):
+        if not scope.engine.is_assignable(new_role):
             await _unassign(company_id, user_id, unit)
-        await access.add_membership(user_id, company_id, role, unit)
-        changed: Membership = current.model_copy(update={"role": role})
+            await _leave_groups(company_id, user_id, unit)
+        await access.add_membership(user_id, company_id, new_role, unit, level)
+        changed: Membership = current.model_copy(update=change)
         return changed
 
     membership = await atomic(db, steps)
     scope.record(resource, decision)
     return membership
+
+
+def _level_for(scope: Scope, role: str, current: Membership, asked: str | None) -> str | None:
+    """The access level a member will have: the one asked for, if the role allows it, else
+    the current one if the role allows it, else the role's default (None)."""
+    allowed = scope.engine.policy.roles[role].access
+    if asked is not UNSET:
+        if asked is not None and asked not in allowed:
+            raise InvalidInput(
+                f"ticket_access {asked!r} is not available to role '{role}' "
+                f"(it may have: {', '.join(allowed)})"
+            )
+        return None if asked == allowed[0] else asked
+    return current.ticket_access if current.ticket_access in allowed else None
 
 
 async def remove_member(
@@ -166,11 +202,29 @@ def _this(membership: Membership) -> FindOne[Membership]:
     )
 
 
-async def _revert_role(was: Membership, role: str) -> None:
-    """Undo a role change, unless another change has been made since."""
+async def _revert(was: Membership, change: dict[str, Any]) -> None:
+    """Undo a change of role or access, unless another change has been made since."""
     await Membership.find_one(
-        Membership.company == was.company, Membership.id == was.id, Membership.role == role
-    ).update({"$set": {"role": was.role, "updated_at": was.updated_at}})
+        Membership.company == was.company, Membership.id == was.id, change
+    ).update(
+        {
+            "$set": {
+                "role": was.role,
+                "ticket_access": was.ticket_access,
+                "updated_at": was.updated_at,
+            }
+        }
+    )
+
+
+async def _leave_groups(company_id: ObjectId, user_id: ObjectId, unit: Unit) -> None:
+    """A member who is no longer staff leaves every group of the company (copy first)."""
+    groups = Grant.find(
+        Grant.company == company_id, Grant.user == user_id, Grant.resource_type == "group"
+    )
+    for grant in await groups.to_list():
+        await access.remove_grants([user_id], grant.resource_id, unit)
+    await groups.delete(session=unit.session)
 
 
 async def _restore(membership: Membership) -> None:

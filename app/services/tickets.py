@@ -1,5 +1,6 @@
 """Ticket writes: numbering, field rules, replies and sharing."""
 
+from dataclasses import replace
 from typing import Any
 
 from bson import ObjectId
@@ -10,11 +11,16 @@ from app.atomic import Unit, atomic
 from app.db import Database
 from app.services import access
 from app.services.companies import company_resource
+from app.services.groups import group_of_company
 from authz.errors import Conflict, Forbidden, InvalidInput, NotFound
+from authz.facts import load_principal
 from authz.scope import Authorized, Scope
 from models import Company, Grant, Membership, Priority, Reply, Ticket, touched
 
 VIEWER = "viewer"  # the stored role of `ticket#viewer` (authz/policy.toml)
+# API field -> stored field, where they differ; and the fields a PATCH may set to null.
+STORED = {"group_id": "group"}
+NULLABLE = {"assigned_to", "group_id"}
 
 
 async def next_number(company_id: ObjectId) -> int:
@@ -37,11 +43,26 @@ async def next_number(company_id: ObjectId) -> int:
 
 
 async def create_ticket(
-    scope: Scope, company_id: ObjectId, subject: str, description: str, priority: Priority
+    scope: Scope,
+    company_id: ObjectId,
+    subject: str,
+    description: str,
+    priority: Priority,
+    group_id: ObjectId | None = None,
 ) -> Ticket:
-    """Open a ticket in a company the caller belongs to, with the company's next number."""
+    """Open a ticket in a company the caller belongs to, with the company's next number;
+    staff may put it in one of the company's groups at once."""
     resource = company_resource(company_id)
     decision = scope.authorize("ticket:create", resource)
+    if group_id is not None:
+        role = scope.principal.roles[company_id]
+        if "group_id" not in scope.engine.policy.roles[role].writable_fields.get("ticket", ()):
+            raise Forbidden(
+                f"role '{role}' in company {company_id} may not choose a ticket's group",
+                permission="ticket:update",
+                fields=["group_id"],
+            )
+        await group_of_company(company_id, group_id)
     ticket = Ticket(
         company=company_id,
         number=await next_number(company_id),
@@ -49,6 +70,7 @@ async def create_ticket(
         description=description,
         priority=priority,
         created_by=scope.user_id,
+        group=group_id,
     )
     await ticket.insert()
     scope.record(scope.engine.resource_of("ticket", ticket.model_dump(by_alias=True)), decision)
@@ -62,11 +84,17 @@ async def update_ticket(scope: Scope, ticket_id: ObjectId, changes: dict[str, An
         raise InvalidInput("name at least one field to change")
     _refuse_unwritable(scope, target, changes)
     for name, value in changes.items():
-        if value is None and name != "assigned_to":
+        if value is None and name not in NULLABLE:
             raise InvalidInput(f"{name} cannot be null")
+    stored = {STORED.get(name, name): value for name, value in changes.items()}
+    if "group_id" in changes:
+        stored["group"] = await _movable(scope, target, changes["group_id"])
     if changes.get("assigned_to") is not None:
-        changes["assigned_to"] = await _assignable(scope, target, ObjectId(changes["assigned_to"]))
-    ticket = await scope.update(target, touched({"$set": changes}))
+        after = {**target.resource.relations, "group": stored.get("group", target.doc.group)}
+        stored["assigned_to"] = await _assignable(
+            scope, target, ObjectId(changes["assigned_to"]), after
+        )
+    ticket = await scope.update(target, touched({"$set": stored}))
     scope.record(target.resource, target.decision)
     return ticket
 
@@ -85,12 +113,39 @@ def _refuse_unwritable(scope: Scope, target: Authorized[Ticket], changes: dict[s
         )
 
 
-async def _assignable(scope: Scope, target: Authorized[Ticket], assignee: ObjectId) -> ObjectId:
-    member = await Membership.find_one(
-        Membership.company == target.resource.company, Membership.user == assignee
-    )
+async def _movable(
+    scope: Scope, target: Authorized[Ticket], group_id: str | None
+) -> ObjectId | None:
+    """The group a ticket moves to (None: out of any group). An agent scoped to groups may
+    move a ticket only into one of their groups, or out of it."""
+    if group_id is None:
+        return None
+    group = await group_of_company(target.resource.company, ObjectId(group_id))
+    moved = replace(target.resource, relations={**target.resource.relations, "group": group.id})
+    if scope.engine.parent_scoped(scope.principal, moved) is False:
+        raise Forbidden(
+            "you may move a ticket only into one of your groups, or out of any group",
+            permission="ticket:update",
+            fields=["group_id"],
+        )
+    return group.id
+
+
+async def _assignable(
+    scope: Scope, target: Authorized[Ticket], assignee: ObjectId, relations: dict[str, Any]
+) -> ObjectId:
+    """An assignee must be staff of the ticket's company, and reach the ticket without the
+    assignment when their access is scoped to groups (409: it is not in one of theirs)."""
+    company = target.resource.company
+    member = await Membership.find_one(Membership.company == company, Membership.user == assignee)
     if member is None or not scope.engine.is_assignable(member.role):
         raise InvalidInput("assigned_to must be an admin or agent of the ticket's company")
+    ticket = replace(target.resource, relations={**relations, "assignee": None})
+    if scope.engine.parent_scoped(await load_principal(assignee), ticket) is False:
+        raise Conflict(
+            "the assignee only handles tickets of their groups: put the ticket in one of "
+            "their groups first, or give them wider ticket access"
+        )
     return assignee
 
 
