@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 ListStrategy = Literal["pushdown", "bulk", "post"]
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret"}
+PDP_KEY_MIN_LENGTH = 16
 
 
 class Settings(BaseSettings):
@@ -31,6 +32,9 @@ class Settings(BaseSettings):
     list_strategy: ListStrategy = "pushdown"
     bench_routes: bool = False
 
+    # The Permit-compatible decision point (app/routers/pdp.py) exists only when this is set.
+    pdp_api_key: SecretStr | None = None
+
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
@@ -48,6 +52,20 @@ class Settings(BaseSettings):
         """CORS_ORIGINS is a comma-separated list in the environment."""
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("pdp_api_key", mode="after")
+    @classmethod
+    def _check_pdp_key(cls, value: SecretStr | None) -> SecretStr | None:
+        """An empty PDP_API_KEY leaves the PDP off; a short one is refused, never served."""
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < PDP_KEY_MIN_LENGTH:
+            raise ValueError(
+                f"PDP_API_KEY must be at least {PDP_KEY_MIN_LENGTH} characters (e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or unset "
+                "to turn the PDP off"
+            )
         return value
 
     @model_validator(mode="after")

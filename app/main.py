@@ -113,6 +113,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in (health, auth, companies, members, tickets, authz_routes):
         app.include_router(module.router)
+    if settings.pdp_api_key is not None:
+        from app.routers import pdp
+
+        app.include_router(pdp.router)
     if settings.bench_routes:
         from app.routers import bench
 

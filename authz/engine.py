@@ -150,6 +150,24 @@ class Engine:
             return Decision(False, permission, _UNKNOWN, permission)
         return Decision(False, permission, _ROLE_LACKS, role, company, permission)
 
+    def check_every(self, principal: Principal, permission: str, company: ObjectId) -> Decision:
+        """Decide whether `principal` holds `permission` on every resource it applies to in
+        `company`, whatever resources exist there now or later.
+
+        Only a tenant role can grant that: an instance role, derived or stored, holds on
+        single resources, so it never answers a question about all of them. This is the
+        type-level question ("may this user read every ticket of this company?"), as
+        opposed to `check`, which is about one resource.
+        """
+        role = principal.roles.get(company)
+        if role is None:
+            return Decision(False, permission, _NOT_MEMBER, principal.user_id, company)
+        if permission in self._role_permissions[role]:
+            return Decision(True, permission, _ROLE_GRANTS, role, company, permission)
+        if permission not in self.policy.permissions:
+            return Decision(False, permission, _UNKNOWN, permission)
+        return Decision(False, permission, _ROLE_LACKS, role, company, permission)
+
     def bulk_check(
         self, principal: Principal, requests: Iterable[tuple[str, Resource]]
     ) -> list[Decision]:
