@@ -113,8 +113,7 @@ class Pdp:
         """Answer each query in order: one principal load per distinct user, one read per
         user and resource type for the resources named by key."""
         questions = [self._parse(q) for q in queries]
-        users = await resolve_users(q.user_key for q in questions)
-        scopes = await self._scopes(set(users.values()))
+        users, scopes = await self._scopes({q.user_key for q in questions})
         docs = await self._named_resources(questions, users, scopes)
         verdicts = []
         for q in questions:
@@ -151,11 +150,24 @@ class Pdp:
     def _permissions_of(self, resource_type: str) -> list[str]:
         return [p for p in self.policy.permissions if p.split(":", 1)[0] == resource_type]
 
-    async def _scopes(self, user_ids: set[ObjectId]) -> dict[ObjectId, Scope]:
-        ordered = list(user_ids)
-        principals = await asyncio.gather(*(load_principal(u) for u in ordered))
+    async def _scopes(self, keys: set[str]) -> tuple[dict[str, ObjectId], dict[ObjectId, Scope]]:
+        """The user behind each key, and their scope.
+
+        A key that is an id has its facts loaded while the user is looked up, as the REST
+        API loads its caller's (one round trip); an email, once it is found.
+        """
+        guessed = list({oid for k in keys if (oid := _object_id(k)) is not None})
+        users, early = await asyncio.gather(
+            resolve_users(keys), asyncio.gather(*(load_principal(u) for u in guessed))
+        )
+        principals = dict(zip(guessed, early, strict=True))
+        late = [u for u in set(users.values()) if u not in principals]
+        principals.update(
+            zip(late, await asyncio.gather(*(load_principal(u) for u in late)), strict=True)
+        )
         # No audit log in the scope: the PDP records its denials itself, marked as its own.
-        return {u: Scope(self.engine, p) for u, p in zip(ordered, principals, strict=True)}
+        scopes = {u: Scope(self.engine, principals[u]) for u in set(users.values())}
+        return users, scopes
 
     async def _named_resources(
         self,
