@@ -10,8 +10,10 @@ read, `PATCH` for update, `DELETE` for delete, persona by persona and ticket by 
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,7 @@ from tests.utils.instances import worker
 
 NODE_MODULES = ROOT / "build" / "node" / "node_modules"
 NODE_CLIENT = ROOT / "tests" / "node" / "pdp_client.cjs"
+README_URL = "http://127.0.0.1:8000"
 EMAILS = [p.email for p in PERSONAS]
 
 
@@ -300,3 +303,42 @@ async def test_node_sdk_check_bulk_check_and_user_permissions(
         readable = readable_in(answer["graphs"][email], demo.tickets)
         assert readable == await listed(rest, demo, email), email
     assert True in expected and False in expected
+
+
+# -- the README's examples -------------------------------------------------------------------
+
+
+def readme_example(language: str) -> tuple[str, str]:
+    """The README's PDP example in `language`, and the output the README shows for it."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("<!-- pdp:start -->", 1)[1].split("<!-- pdp:end -->", 1)[0]
+    found = re.search(rf"```{language}\n(.*?)```.*?```text\n(.*?)```", section, re.DOTALL)
+    assert found, f"no {language} example followed by its output in the README's PDP section"
+    return found.group(1), found.group(2)
+
+
+async def run_example(command: list[str], env: dict[str, str]) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        *command, env=os.environ | env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
+
+@pytest.mark.parametrize("language", ["python", "js"])
+async def test_the_readme_examples_run_as_written(
+    api_url: str, demo: Demo, tmp_path: Path, language: str
+) -> None:
+    """The examples of "Use it as a Permit PDP" print what the README says they print,
+    against the demo tenants of `make run` (only the API's address differs)."""
+    code, output = readme_example(language)
+    assert README_URL in code
+    script = tmp_path / ("pdp_example.py" if language == "python" else "pdp_example.cjs")
+    script.write_text(code.replace(README_URL, api_url))
+    env = {"PDP_API_KEY": TEST_PDP_KEY}
+    if language == "python":
+        printed = await run_example([sys.executable, str(script)], env)
+    else:
+        printed = await run_example(["node", str(script)], env | {"NODE_PATH": str(node_sdk())})
+    assert printed == output
