@@ -6,7 +6,7 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 DEVDB_PORT ?= 27018
 
-.PHONY: setup devdb run test lint bench demo seed clean
+.PHONY: setup devdb node-sdk run test lint bench demo seed clean
 
 setup: $(VENV)/.synced
 
@@ -26,13 +26,24 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 devdb: setup
 	@$(PY) -m scripts.devdb build
 
+# The Node Permit SDK (permitio, pinned in tests/node/package-lock.json): a client of the PDP
+# in tests/test_pdp_sdk.py, installed by npm from the registry into build/node.
+node-sdk: $(BUILD)/node/.installed
+
+$(BUILD)/node/.installed: tests/node/package.json tests/node/package-lock.json
+	@echo "setup: installing the Node Permit SDK (permitio, a test client of the PDP) into $(BUILD)/node with npm; once, about 15 seconds"
+	@mkdir -p $(BUILD)/node
+	@cp tests/node/package.json tests/node/package-lock.json $(BUILD)/node/
+	@cd $(BUILD)/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # Starts on the Python server and builds the Rust one in the background if it is missing.
 run: setup
 	@$(PY) -m scripts.run
 
 # The suite on a one-node replica set (transactions), then the tests of multi-document
 # writes and outages again on a standalone server (no transactions: the undo path).
-test: devdb
+test: devdb node-sdk
 	$(PY) -m pytest
 	DEVDB_TOPOLOGY=standalone $(PY) -m pytest -m topologies
 

@@ -14,6 +14,7 @@ from authz.listing import Strategy
 from authz.policy import DEFAULT_POLICY_PATH
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret"}
+PDP_KEY_MIN_LENGTH = 16
 
 # How far the identity provider's clock may be from ours: tokens it issues "now" and
 # webhooks it signs "now" must not be refused because one clock runs a second ahead.
@@ -39,6 +40,9 @@ class Settings(BaseSettings):
     policy_file: Path = DEFAULT_POLICY_PATH
     list_strategy: Strategy = "pushdown"
     bench_routes: bool = False
+
+    # The Permit-compatible decision point (app/routers/pdp.py) exists only when this is set.
+    pdp_api_key: SecretStr | None = None
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
@@ -74,6 +78,20 @@ class Settings(BaseSettings):
         """`OIDC_ISSUER=` (as an `.env` template leaves it) means off, not an empty issuer."""
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("pdp_api_key", mode="after")
+    @classmethod
+    def _check_pdp_key(cls, value: SecretStr | None) -> SecretStr | None:
+        """An empty PDP_API_KEY leaves the PDP off; a short one is refused, never served."""
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < PDP_KEY_MIN_LENGTH:
+            raise ValueError(
+                f"PDP_API_KEY must be at least {PDP_KEY_MIN_LENGTH} characters (e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or unset "
+                "to turn the PDP off"
+            )
         return value
 
     @model_validator(mode="after")

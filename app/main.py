@@ -121,6 +121,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     if settings.logto_webhook_signing_key is not None:
         app.include_router(webhooks.router)
+    if settings.pdp_api_key is not None:
+        from app.routers import pdp
+
+        app.include_router(pdp.router)
     if settings.bench_routes:
         from app.routers import bench
 

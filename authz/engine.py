@@ -124,13 +124,32 @@ class Engine:
         """The access level a membership has: the stored one, else the role's default."""
         return stored or self._default_level[role]
 
-    def _restriction(
-        self, principal: Principal, company: ObjectId, resource_type: str
+    def limited(
+        self, principal: Principal, company: ObjectId, permission: str
     ) -> tuple[str, ...] | None:
-        """The relations the role's permissions on `resource_type` are limited to in
-        `company` by its access level (None: no limit)."""
+        """The relations through which the role's `permission` still holds in `company`,
+        as its access level limits it (None: no limit). Creating a resource is decided on
+        the company, where a level does not reach."""
+        resource_type = permission.partition(":")[0]
+        rtype = self._types.get(resource_type)
+        if rtype is None or permission == rtype.create:
+            return None
         level = self.level(principal, company)
         return None if level is None else self._reach.get((level, resource_type))
+
+    def reach_filter(
+        self, principal: Principal, company: ObjectId, permission: str
+    ) -> dict[str, Any] | None:
+        """The filter of the resources a limited `permission` still reaches in `company`
+        (None: not limited; a filter that matches nothing when no relation reaches any)."""
+        through = self.limited(principal, company, permission)
+        if through is None:
+            return None
+        rtype = self._types[permission.partition(":")[0]]
+        branches = self._reach_branches(principal, company, rtype, through)
+        if not branches:
+            return {rtype.tenant: {"$in": []}}
+        return branches[0] if len(branches) == 1 else {"$or": branches}
 
     def _reached_as(
         self, principal: Principal, resource: Resource, through: tuple[str, ...]
@@ -156,7 +175,7 @@ class Engine:
         """For a principal whose access level limits their role on `resource`'s type through
         its parents (an agent scoped to groups), whether one of those parents reaches it;
         None when the level does not scope by parents (`all`, or assignments only)."""
-        through = self._restriction(principal, resource.company, resource.type)
+        through = self.limited(principal, resource.company, f"{resource.type}:*")
         parents = tuple(path for path in through or () if "#" in path)
         if not parents:
             return None
@@ -172,7 +191,7 @@ class Engine:
             return Decision(False, permission, _NOT_MEMBER, principal.user_id, company)
         stopped: Decision | None = None
         if permission in self._role_permissions[role]:
-            through = self._restriction(principal, company, resource.type)
+            through = self.limited(principal, company, permission)
             if through is None:
                 return Decision(True, permission, _ROLE_GRANTS, role, company, permission)
             level = self.level(principal, company)
@@ -239,6 +258,33 @@ class Engine:
             return Decision(False, permission, _UNKNOWN, permission)
         return Decision(False, permission, _ROLE_LACKS, role, company, permission)
 
+    def check_every(self, principal: Principal, permission: str, company: ObjectId) -> Decision:
+        """Decide whether `principal` holds `permission` on every resource it applies to in
+        `company`, whatever resources exist there now or later.
+
+        Only a tenant role whose access level does not limit the permission can grant that:
+        an instance role, derived or stored, holds on single resources, and a limited role
+        on those it reaches, so neither answers a question about all of them. This is the
+        type-level question ("may this user read every ticket of this company?"), as
+        opposed to `check`, which is about one resource.
+        """
+        role = principal.roles.get(company)
+        if role is None:
+            return Decision(False, permission, _NOT_MEMBER, principal.user_id, company)
+        if permission in self._role_permissions[role]:
+            through = self.limited(principal, company, permission)
+            if through is None:
+                return Decision(True, permission, _ROLE_GRANTS, role, company, permission)
+            level = self.level(principal, company)
+            kind = permission.partition(":")[0]
+            reach = " or ".join(through)
+            return Decision(
+                False, permission, _ROLE_STOPS, role, company, permission, kind, reach, level
+            )
+        if permission not in self.policy.permissions:
+            return Decision(False, permission, _UNKNOWN, permission)
+        return Decision(False, permission, _ROLE_LACKS, role, company, permission)
+
     def bulk_check(
         self, principal: Principal, requests: Iterable[tuple[str, Resource]]
     ) -> list[Decision]:
@@ -294,7 +340,7 @@ class Engine:
         for company, role in principal.roles.items():
             if permission not in self._role_permissions[role]:
                 continue
-            through = self._restriction(principal, company, resource_type)
+            through = self.limited(principal, company, permission)
             if through is None:
                 full.append(company)
             else:
@@ -398,7 +444,7 @@ class Engine:
         whole: list[str] = []
         limited: dict[str, list[str]] = {}
         for perm in sorted(self._role_permissions[role]):
-            through = self._restriction(principal, company, perm.partition(":")[0])
+            through = self.limited(principal, company, perm)
             if through is None:
                 whole.append(perm)
             else:

@@ -78,6 +78,11 @@ def _stored_names(model: type[Document]) -> dict[str, str]:
     return names
 
 
+def document_class_of(scope: "Scope", resource_type: str) -> type[Document]:
+    """The document class holding `resource_type` in `scope`'s table."""
+    return scope.models[resource_type]
+
+
 class _Stored(Mapping[str, Any]):
     """A document's fields by their stored names (`_id`, not `id`), read on demand: what
     the engine's `resource_of` reads, without dumping the whole document."""
@@ -153,7 +158,7 @@ class Scope:
         self.principal = principal
         self.audit = audit
         self.strategy = strategy
-        self._models = models if models is not None else _shipped_classes(engine)
+        self.models = models if models is not None else _shipped_classes(engine)
 
     @property
     def user_id(self) -> ObjectId:
@@ -162,7 +167,7 @@ class Scope:
 
     def resource_type(self, model: type[Document]) -> str:
         """The policy's resource type whose documents `model` holds."""
-        for name, holder in self._models.items():
+        for name, holder in self.models.items():
             if holder is model:
                 return name
         raise LookupError(f"no resource type of the policy lives in {model.__name__}")
@@ -176,7 +181,7 @@ class Scope:
         return self.engine.sees_internal_notes(self.principal, self.resource_of(doc))
 
     def _collection(self, resource_type: str) -> AsyncCollection[dict[str, Any]]:
-        return self._models[resource_type].get_pymongo_collection()
+        return self.models[resource_type].get_pymongo_collection()
 
     # -- decisions, recorded ---------------------------------------------------------------
 
@@ -228,7 +233,7 @@ class Scope:
                 wanted.setdefault(rtype, set()).add(q.resource_id)
         found: dict[ObjectId, Resource] = {}
         for rtype, ids in wanted.items():
-            found |= await self._readable(rtype, ids)
+            found |= await self.resources_named(rtype, ids)
         return [self._answer(q, found) for q in questions]
 
     def _answer(self, q: Question, found: Mapping[ObjectId, Resource]) -> Answer:
@@ -244,11 +249,16 @@ class Scope:
         name = permission.partition(":")[0]
         return name if name in self.engine.policy.resource_types else None
 
-    async def _readable(self, resource_type: str, ids: set[ObjectId]) -> dict[ObjectId, Resource]:
+    async def resources_named(
+        self, resource_type: str, ids: Iterable[ObjectId]
+    ) -> dict[ObjectId, Resource]:
+        """The resources among `ids` the caller may read, read in one query (with only the
+        fields decisions need); the others are simply absent."""
         rtype = self.engine.resource_type(resource_type)
         if rtype.tenant == "_id":  # a tenant itself: the id names its company
             return {i: Resource(resource_type, i, i) for i in ids}
-        paths = {rtype.tenant: 1, **dict.fromkeys(rtype.relations.values(), 1)}
+        paths = {rtype.tenant: 1}
+        paths |= dict.fromkeys([*rtype.relations.values(), *rtype.parents.values()], 1)
         cursor = self._collection(resource_type).find(
             self.filter(rtype.read, resource_type, {"_id": {"$in": list(ids)}}), paths
         )

@@ -25,6 +25,7 @@ from tests.utils.factories import World
 from tests.utils.topology import STANDALONE
 
 TEST_SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+TEST_PDP_KEY = "test-pdp-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +59,7 @@ def settings(mongodb_uri: str) -> Settings:
         mongodb_db=f"test_{os.getpid()}",
         jwt_secret=TEST_SECRET,
         bench_routes=True,
+        pdp_api_key=TEST_PDP_KEY,
         audit_flush_seconds=0.05,
         db_timeout_ms=1500,
     )

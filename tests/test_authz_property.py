@@ -67,13 +67,15 @@ async def write(world: dict[str, Any]) -> tuple[list[ObjectId], list[dict[str, A
         [
             {
                 "_id": u,
-                "username": f"u{i}",
-                "email": f"u{i}@example.com",
+                # Named by id: a value a unique index has held is never written twice, as
+                # the dev database's index keeps stale entries (README, known limits).
+                "username": f"u{u}",
+                "email": f"u{u}@example.com",
                 "password_hash": "unused",
                 "created_at": now,
                 "updated_at": now,
             }
-            for i, u in enumerate(users)
+            for u in users
         ]
     )
     await Company.get_pymongo_collection().insert_many(

@@ -32,12 +32,15 @@ from schemathesis.specs.openapi.checks import (
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_PDP_KEY, TEST_SECRET
 from tests.utils.factories import World
 
 # The published contract does not depend on the settings beyond the bench routes, which are
-# excluded from it; a test asserts that the app under test publishes the same document.
-_SPEC = create_app(Settings(environment="development", jwt_secret=TEST_SECRET)).openapi()
+# excluded from it, and the PDP's, which the app under test has too; a test asserts that it
+# publishes the same document.
+_SPEC = create_app(
+    Settings(environment="development", jwt_secret=TEST_SECRET, pdp_api_key=TEST_PDP_KEY)
+).openapi()
 SCHEMA = schemathesis.openapi.from_dict(_SPEC)
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations() if isinstance(result, Ok)]
 CHECKS = [
@@ -75,6 +78,7 @@ async def personas(world: World) -> Personas:
         "customer": world.auth(customer),
         "outsider": world.auth(outsider),
         "anonymous": {},
+        "service": {"Authorization": f"Bearer {TEST_PDP_KEY}"},  # the PDP's caller
     }
     return Personas(
         headers,

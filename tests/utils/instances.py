@@ -48,14 +48,18 @@ async def instance(settings: Settings, home: FastAPI) -> AsyncIterator[FastAPI]:
 
 @asynccontextmanager
 async def worker(settings: Settings, log: Path) -> AsyncIterator[str]:
-    """The API in its own uvicorn process on `settings`' database; yields its base URL."""
+    """The API in its own uvicorn process on `settings`' database (and PDP key, if any);
+    yields its base URL."""
     port = devdb.free_port()
     env = os.environ | {
         "ENVIRONMENT": "development",
         "MONGODB_URI": settings.mongodb_uri,
         "MONGODB_DB": settings.mongodb_db,
         "JWT_SECRET": settings.secret_key,
+        "AUDIT_FLUSH_SECONDS": str(settings.audit_flush_seconds),
     }
+    if settings.pdp_api_key is not None:
+        env["PDP_API_KEY"] = settings.pdp_api_key.get_secret_value()
     command = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: S603, ASYNC220 - our own command; a child for the test
