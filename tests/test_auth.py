@@ -59,7 +59,12 @@ async def test_me_lists_memberships(client: httpx.AsyncClient, world: World) -> 
     await world.member(acme, mark, "agent")
     r = await client.get("/auth/me", headers=world.auth(mark))
     assert r.json()["memberships"] == [
-        {"company_id": str(acme.id), "company_name": "Acme Corp", "role": "agent"}
+        {
+            "company_id": str(acme.id),
+            "company_name": "Acme Corp",
+            "role": "agent",
+            "ticket_access": "all",
+        }
     ]
 
 

@@ -102,6 +102,7 @@ async def test_invite_then_accept(
         "company_id": str(acme.company.id),
         "company_name": "Acme",
         "role": "agent",
+        "ticket_access": "all",
     }
     assert await role_of(nina, acme.company) == "agent"
     me = (await client.get("/auth/me", headers=world.auth(nina))).json()

@@ -112,13 +112,21 @@ async def add_to_group(
     async def steps(unit: Unit) -> None:
         try:
             await grant.insert(session=unit.session)
-        except DuplicateKeyError:
-            return  # already in it: PUT is idempotent
+        except DuplicateKeyError as exc:
+            # Raised, not swallowed: a write error has already aborted a transaction.
+            raise _AlreadyThere from exc
         unit.on_failure(grant.delete)
         await access.add_grant(grant, unit)
 
-    await atomic(db, steps)
+    try:
+        await atomic(db, steps)
+    except _AlreadyThere:
+        return  # already in it: PUT is idempotent
     scope.record(target.resource, target.decision)
+
+
+class _AlreadyThere(Exception):
+    """The grant being written exists already."""
 
 
 async def remove_from_group(

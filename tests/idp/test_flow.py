@@ -47,7 +47,12 @@ async def test_sign_up_invitation_and_tickets(idp: Idp, world: World) -> None:
         "/invitations/accept", json={"token": r.json()["token"]}, headers=nina
     )
     assert r.status_code == 201, r.text
-    assert r.json() == {"company_id": str(acme.id), "company_name": "Acme", "role": "customer"}
+    assert r.json() == {
+        "company_id": str(acme.id),
+        "company_name": "Acme",
+        "role": "customer",
+        "ticket_access": "all",
+    }
 
     # 4. Her own ticket, and only hers.
     r = await idp.client.post(

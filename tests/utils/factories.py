@@ -13,7 +13,7 @@ from bson import ObjectId
 from app.config import Settings
 from app.security import create_access_token, hash_password
 from app.services.access import rebuild
-from models import Company, Grant, Membership, Priority, Status, Ticket, User
+from models import Company, Grant, Group, Membership, Priority, Status, Ticket, User
 
 PASSWORD = "demo-pass-2026"
 _HASH = hash_password(PASSWORD)
@@ -80,6 +80,29 @@ class World:
         )
         await ticket.insert()
         return ticket
+
+    async def group(self, company: Company, name: str, *members: User) -> Group:
+        """A group of `company` with these members (stored as the API stores them)."""
+        assert company.id is not None
+        group = Group(company=company.id, name=name, created_by=company.created_by)
+        await group.insert()
+        for user in members:
+            await Grant(
+                user=user.id,
+                role="member",
+                resource_type="group",
+                resource_id=group.id,
+                company=company.id,
+            ).insert()
+            await rebuild([user.id])  # type: ignore[list-item]
+        return group
+
+    async def access(self, company: Company, user: User, level: str) -> None:
+        """Set how far `user`'s ticket permissions reach in `company`."""
+        await Membership.find_one(
+            Membership.company == company.id, Membership.user == user.id
+        ).update({"$set": {"ticket_access": level}})
+        await rebuild([user.id])  # type: ignore[list-item]
 
     async def share(self, ticket: Ticket, user: User) -> Grant:
         """A stored viewer grant on `ticket` for `user`."""
