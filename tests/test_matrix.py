@@ -2,8 +2,10 @@
 
 Each cell builds a fresh world, so a destructive action (delete) cannot leak into the next.
 Roles: admin, agent, the customer who created the ticket, another customer, a customer
-the ticket was shared with, a member of another company only, and a removed member who
-once had the ticket shared with them.
+the ticket was shared with, a member of another company only, a removed member who once
+had the ticket shared with them, and three agents whose ticket access is limited: to their
+groups, the ticket's (`grouped`) or another (`outgroup`), or to their assignments, not this
+ticket (`unassigned`).
 """
 
 from collections.abc import Awaitable, Callable
@@ -15,7 +17,18 @@ import pytest
 from models import Company, Ticket, User
 from tests.utils.factories import World
 
-ROLES = ("admin", "agent", "creator", "customer", "viewer", "non_member", "removed")
+ROLES = (
+    "admin",
+    "agent",
+    "creator",
+    "customer",
+    "viewer",
+    "non_member",
+    "removed",
+    "grouped",
+    "outgroup",
+    "unassigned",
+)
 
 
 @dataclass
@@ -33,10 +46,16 @@ async def build(world: World, client: httpx.AsyncClient) -> Scene:
     acme = await world.company("Acme", admin=users["admin"])
     globex = await world.company("Globex", admin=users["non_member"])
     assert globex.id
-    await world.member(acme, users["agent"], "agent")
+    for name in ("agent", "grouped", "outgroup", "unassigned"):
+        await world.member(acme, users[name], "agent")
     for name in ("creator", "customer", "viewer", "removed"):
         await world.member(acme, users[name], "customer")
-    ticket = await world.ticket(acme, users["creator"], subject="Refund")
+    billing = await world.group(acme, "Billing", users["grouped"])
+    await world.group(acme, "Sales", users["outgroup"])
+    await world.access(acme, users["grouped"], "groups")
+    await world.access(acme, users["outgroup"], "groups")
+    await world.access(acme, users["unassigned"], "assigned")
+    ticket = await world.ticket(acme, users["creator"], subject="Refund", group=billing.id)
     await world.share(ticket, users["viewer"])
     await world.share(ticket, users["removed"])
     r = await client.delete(
@@ -92,25 +111,25 @@ ACTIONS: dict[str, Action] = {
 }
 
 # Expected status per action, in the order of ROLES:
-#            admin agent creator customer viewer non_member removed
+#            admin agent creator customer viewer non_member removed grouped outgroup unassigned
 EXPECTED: dict[str, tuple[int, ...]] = {
-    "read ticket":    (200, 200, 200, 404, 200, 404, 404),
-    "update status":  (200, 200, 403, 404, 403, 404, 404),
-    "update subject": (200, 403, 403, 404, 403, 404, 404),
-    "delete ticket":  (204, 403, 403, 404, 403, 404, 404),
-    "reply":          (201, 201, 201, 404, 201, 404, 404),
-    "internal note":  (201, 201, 403, 404, 403, 404, 404),
-    "share":          (201, 201, 403, 404, 403, 404, 404),
-    "unshare":        (204, 204, 403, 404, 403, 404, 404),
-    "open ticket":    (201, 201, 201, 201, 201, 404, 404),
-    "read company":   (200, 200, 200, 200, 200, 404, 404),
-    "rename company": (200, 403, 403, 403, 403, 404, 404),
-    "delete company": (204, 403, 403, 403, 403, 404, 404),
-    "list members":   (200, 200, 403, 403, 403, 404, 404),
-    "add member":     (201, 403, 403, 403, 403, 404, 404),
-    "change role":    (200, 403, 403, 403, 403, 404, 404),
-    "remove member":  (204, 403, 403, 403, 403, 404, 404),
-    "read audit":     (200, 403, 403, 403, 403, 404, 404),
+    "read ticket":    (200, 200, 200, 404, 200, 404, 404, 200, 404, 404),
+    "update status":  (200, 200, 403, 404, 403, 404, 404, 200, 404, 404),
+    "update subject": (200, 403, 403, 404, 403, 404, 404, 403, 404, 404),
+    "delete ticket":  (204, 403, 403, 404, 403, 404, 404, 403, 404, 404),
+    "reply":          (201, 201, 201, 404, 201, 404, 404, 201, 404, 404),
+    "internal note":  (201, 201, 403, 404, 403, 404, 404, 201, 404, 404),
+    "share":          (201, 201, 403, 404, 403, 404, 404, 201, 404, 404),
+    "unshare":        (204, 204, 403, 404, 403, 404, 404, 204, 404, 404),
+    "open ticket":    (201, 201, 201, 201, 201, 404, 404, 201, 201, 201),
+    "read company":   (200, 200, 200, 200, 200, 404, 404, 200, 200, 200),
+    "rename company": (200, 403, 403, 403, 403, 404, 404, 403, 403, 403),
+    "delete company": (204, 403, 403, 403, 403, 404, 404, 403, 403, 403),
+    "list members":   (200, 200, 403, 403, 403, 404, 404, 200, 200, 200),
+    "add member":     (201, 403, 403, 403, 403, 404, 404, 403, 403, 403),
+    "change role":    (200, 403, 403, 403, 403, 404, 404, 403, 403, 403),
+    "remove member":  (204, 403, 403, 403, 403, 404, 404, 403, 403, 403),
+    "read audit":     (200, 403, 403, 403, 403, 404, 404, 403, 403, 403),
 }  # fmt: skip
 
 CELLS = [(action, role, EXPECTED[action][i]) for action in ACTIONS for i, role in enumerate(ROLES)]
@@ -137,6 +156,9 @@ LISTED = {
     "viewer": True,
     "non_member": False,
     "removed": False,
+    "grouped": True,
+    "outgroup": False,
+    "unassigned": False,
 }
 
 

@@ -331,7 +331,7 @@ class Pdp:
                 company
                 for company, role in principal.roles.items()
                 if narrow.wants_company(company)
-                and not irole.permissions <= self.policy.roles[role].permissions
+                and not self._covers(principal, company, role, irole.permissions)
             ]
             if not companies:
                 continue
@@ -347,6 +347,15 @@ class Pdp:
             if narrow.wants_company(company):
                 found += await self._reached(scope, narrow, company, role)
         return found
+
+    def _covers(
+        self, principal: Principal, company: ObjectId, role: str, permissions: frozenset[str]
+    ) -> bool:
+        """Whether the tenant role grants these permissions on every resource there."""
+        granted = self.policy.roles[role].permissions
+        return all(
+            p in granted and self.engine.limited(principal, company, p) is None for p in permissions
+        )
 
     async def _reached(
         self, scope: Scope, narrow: "_Narrowing", company: ObjectId, role: str
