@@ -123,5 +123,7 @@ def parse_cursor(value: str | None) -> ObjectId | None:
     if value is None:
         return None
     if not ObjectId.is_valid(value) or len(value) != 24:
-        raise InvalidInput("cursor must be the next_cursor of a previous page")
+        raise InvalidInput(
+            "cursor must be the next_cursor of a previous page", loc=("query", "cursor")
+        )
     return ObjectId(value)

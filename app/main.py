@@ -13,8 +13,9 @@ from pymongo.errors import PyMongoError
 
 from app.config import Settings, get_settings
 from app.db import Database, initialise, initialise_with_retry, make_client
-from app.errors import document_common_errors, install_error_handlers
+from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
+from app.openapi import document_common_errors
 from app.routers import auth, authz_routes, companies, health, members, tickets
 from app.services import tenancy
 from authz.audit import AuditLog

@@ -8,7 +8,8 @@ from pymongo.errors import DuplicateKeyError
 
 from app import throttle
 from app.deps import CallerDep, DatabaseDep, SettingsDep
-from app.errors import Unauthorized, error_responses
+from app.errors import Unauthorized
+from app.openapi import error_responses
 from app.schemas import LoginIn, MembershipOut, MeOut, RegisterIn, TokenForm, TokenOut, UserOut
 from app.security import create_access_token, hash_password_async, verify_password_async
 from app.services.lookups import live_companies
@@ -84,7 +85,9 @@ async def token(
     try:
         creds = LoginIn(email=form.username, password=form.password)
     except ValidationError as exc:
-        raise InvalidInput("username must be the account's email address") from exc
+        raise InvalidInput(
+            "username must be the account's email address", loc=("body", "username")
+        ) from exc
     return await _sign_in(creds.email, creds.password, request, settings)
 
 

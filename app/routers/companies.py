@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.deps import CallerDep, DatabaseDep, parse_cursor, parse_id
-from app.errors import error_responses
+from app.openapi import error_responses
 from app.schemas import AuditOut, AuditPage, CompanyIn, CompanyOut, CompanyUpdate
 from app.services import tenancy
 from app.services.lookups import live_companies

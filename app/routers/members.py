@@ -6,7 +6,7 @@ from bson import ObjectId
 from fastapi import APIRouter, Response, status
 
 from app.deps import CallerDep, DatabaseDep, parse_id
-from app.errors import error_responses
+from app.openapi import error_responses
 from app.schemas import MemberIn, MemberOut, MemberUpdate
 from app.services import tenancy
 from authz.errors import NotFound

@@ -7,7 +7,7 @@ from bson import ObjectId
 from fastapi import APIRouter, Query, Response, status
 
 from app.deps import CallerDep, DatabaseDep, parse_cursor, parse_id
-from app.errors import error_responses
+from app.openapi import error_responses
 from app.schemas import (
     ObjectIdStr,
     ReplyIn,

@@ -89,7 +89,7 @@ async def add_member(
     resource = company_resource(company_id)
     decision = scope.authorize("members:add", resource)
     if (email is None) == (user_id is None):
-        raise InvalidInput("give exactly one of email or user_id")
+        raise InvalidInput("give exactly one of email or user_id", loc=("body",))
     user = await (User.find_one(User.email == email) if email is not None else User.get(user_id))
     if user is None or user.id is None:
         raise NotFound("no user with that " + ("email" if email is not None else "id"))

@@ -61,7 +61,7 @@ async def update_ticket(
     doc = await scope.get("ticket", ticket_id, "ticket:update")
     resource = scope.engine.resource_of("ticket", doc)
     if not changes:
-        raise InvalidInput("name at least one field to change")
+        raise InvalidInput("name at least one field to change", loc=("body",))
     writable = scope.engine.writable_fields(scope.principal, resource)
     refused = sorted(set(changes) - writable)
     if refused:
@@ -74,14 +74,17 @@ async def update_ticket(
         )
     for name, value in changes.items():
         if value is None and name != "assigned_to":
-            raise InvalidInput(f"{name} cannot be null")
+            raise InvalidInput(f"{name} cannot be null", loc=("body", name))
     if changes.get("assigned_to") is not None:
         assignee = ObjectId(changes["assigned_to"])
         member = await Membership.get_pymongo_collection().find_one(
             {"company": resource.company, "user": assignee}, {"role": 1}
         )
         if member is None or not scope.engine.is_assignable(member["role"]):
-            raise InvalidInput("assigned_to must be an admin or agent of the ticket's company")
+            raise InvalidInput(
+                "assigned_to must be an admin or agent of the ticket's company",
+                loc=("body", "assigned_to"),
+            )
         changes["assigned_to"] = assignee
     return await scope.update(
         resource, "ticket:update", {"$set": {**changes, "updated_at": utcnow()}}
@@ -126,7 +129,9 @@ async def share(scope: Scope, ticket_id: ObjectId, user_id: ObjectId) -> None:
         {"company": resource.company, "user": user_id}, {"_id": 1}
     )
     if member is None:
-        raise InvalidInput("a ticket can only be shared with a member of its company")
+        raise InvalidInput(
+            "a ticket can only be shared with a member of its company", loc=("body", "user_id")
+        )
     try:
         await Grant(
             user=user_id,
