@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from pymongo.errors import PyMongoError
 
 from app.config import Settings, get_settings
@@ -16,12 +17,14 @@ from app.db import Database, initialise, initialise_with_retry, make_client
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
 from app.openapi import document_common_errors
-from app.routers import auth, authz_routes, companies, health, members, tickets
+from app.routers import auth, authz_routes, companies, health, home, members, tickets
 from app.services import tenancy
 from authz.audit import AuditLog
 from authz.engine import default_engine
 
 log = logging.getLogger("app")
+
+DOCS_ASSETS = "/docs-assets"
 
 DESCRIPTION = """\
 Multi-tenant support ticketing on MongoDB, with authorization done right.
@@ -95,11 +98,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await audit.stop()
             await db.client.close()
 
-    app = FastAPI(
+    # /docs and /redoc load their scripts and styles from this package (fastapi-offline
+    # ships them), not from a CDN: they work on a machine without internet access.
+    app = FastAPIOffline(
         title="Ticketing",
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from the validator
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -112,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type"],
     )
-    for module in (health, auth, companies, members, tickets, authz_routes):
+    for module in (home, health, auth, companies, members, tickets, authz_routes):
         app.include_router(module.router)
     if settings.bench_routes:
         from app.routers import bench
