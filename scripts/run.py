@@ -23,6 +23,9 @@ from scripts.devdb.servers import cargo, rust_binary
 
 ROOT = devdb.ROOT
 BUILD_LOG = ROOT / "build" / "devdb-build.log"
+# Development only, and only without JWT_SECRET: the key tokens are signed with, kept so
+# that a walkthrough's tokens survive a restart (ignored by git, removed by `make clean`).
+DEV_SECRET = ROOT / "build" / "dev-jwt-secret"
 
 
 def api_command(host: str, port: str) -> list[str]:
@@ -71,6 +74,33 @@ def start_background_build() -> subprocess.Popen[bytes] | None:
     return build
 
 
+def keep_tokens_across_restarts(env: dict[str, str]) -> None:
+    """In development without a JWT_SECRET, sign tokens with the key kept in `DEV_SECRET`."""
+    if (
+        env.get("ENVIRONMENT") != "development"
+        or env.get("JWT_SECRET")
+        or _dotenv_sets("JWT_SECRET")
+    ):
+        return
+    DEV_SECRET.parent.mkdir(parents=True, exist_ok=True)
+    env["DEV_JWT_SECRET_FILE"] = str(DEV_SECRET)
+    say(
+        f"API: no JWT_SECRET, so tokens are signed with the development key in "
+        f"{DEV_SECRET.relative_to(ROOT)} and stay valid across restarts"
+    )
+
+
+def _dotenv_sets(name: str) -> bool:
+    """Whether the `.env` file the API reads assigns `name`."""
+    dotenv = ROOT / ".env"
+    if not dotenv.is_file():
+        return False
+    lines = (
+        line.strip().removeprefix("export ").lstrip() for line in dotenv.read_text().splitlines()
+    )
+    return any(line.startswith(f"{name}=") for line in lines)
+
+
 def stop(proc: subprocess.Popen[bytes] | None, timeout: float = 20) -> None:
     """Ask a child to stop (SIGTERM), and kill it if it does not in time."""
     if proc is None or proc.poll() is not None:
@@ -110,6 +140,7 @@ def main() -> int:
             server = devdb.start(data, db_port, server="python" if build else None)
             env["MONGODB_URI"] = server.uri
             say(server.describe())
+        keep_tokens_across_restarts(env)
         say("seed: the demo tenants (idempotent)")
         current = subprocess.Popen(
             [sys.executable, "-m", "scripts.seed"], env=env, cwd=ROOT, start_new_session=True
