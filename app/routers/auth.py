@@ -26,19 +26,32 @@ BAD_CREDENTIALS = "incorrect email or password"
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
     summary="Create an account",
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422, 429),
 )
-async def register(body: RegisterIn, _: DatabaseDep) -> UserOut:
-    """Create an account; the email is stored lower-cased. 409 if username or email exist."""
-    password_hash = await hash_password_async(body.password)
-    user = User(username=body.username, email=body.email, password_hash=password_hash)
-    try:
-        await user.insert()
-    except DuplicateKeyError as exc:
-        # Servers word duplicate-key errors differently; ask which value is taken.
-        taken = await User.find_one(User.email == body.email)
-        field = "email" if taken is not None else "username"
-        raise Conflict(f"an account with this {field} already exists", field=field) from exc
+async def register(
+    body: RegisterIn, request: Request, settings: SettingsDep, _: DatabaseDep
+) -> UserOut:
+    """Create an account; the email is stored lower-cased. 409 if username or email exist.
+
+    A 409 tells that an account exists, so these answers are throttled per client address
+    (429 once `ACCOUNT_LOOKUPS_PER_IP` are used), like failed sign-ins.
+    """
+    client = request.client.host if request.client else None
+    async with throttle.account_lookup(client, None, settings) as lookup:
+        password_hash = await hash_password_async(body.password)
+        user = User(username=body.username, email=body.email, password_hash=password_hash)
+        try:
+            await user.insert()
+        except DuplicateKeyError as exc:
+            lookup.revealed = True
+            # Servers word duplicate-key errors differently; ask which value is taken.
+            taken = await User.find_one(User.email == body.email)
+            field = "email" if taken is not None else "username"
+            raise Conflict(
+                f"an account with this {field} already exists"
+                + ("; sign in instead" if field == "email" else ""),
+                field=field,
+            ) from exc
     return UserOut(id=str(user.id), username=user.username, email=user.email)
 
 

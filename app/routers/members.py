@@ -1,11 +1,13 @@
 """Members of a company and their roles."""
 
+import functools
 from typing import Any
 
 from bson import ObjectId
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
-from app.deps import CallerDep, DatabaseDep, parse_id
+from app import throttle
+from app.deps import CallerDep, DatabaseDep, SettingsDep, parse_id
 from app.openapi import error_responses
 from app.schemas import MemberIn, MemberOut, MemberUpdate
 from app.services import tenancy
@@ -60,12 +62,22 @@ async def list_members(company_id: str, caller: CallerDep) -> list[MemberOut]:
     status_code=status.HTTP_201_CREATED,
     response_model=MemberOut,
     summary="Add a member",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422, 429),
 )
 async def add_member(
-    company_id: str, body: MemberIn, caller: CallerDep, db: DatabaseDep
+    company_id: str,
+    body: MemberIn,
+    caller: CallerDep,
+    db: DatabaseDep,
+    request: Request,
+    settings: SettingsDep,
 ) -> MemberOut:
-    """Add an existing user, by email or user id, with a role (admin)."""
+    """Add an existing user, by email or user id, with a role (admin).
+
+    404 when no account has that email or id; those answers are throttled per caller and
+    per client address (429), so they cannot be used to find out who has an account.
+    """
+    client = request.client.host if request.client else None
     membership, user = await tenancy.add_member(
         db,
         caller.scope,
@@ -73,6 +85,7 @@ async def add_member(
         email=body.email,
         user_id=ObjectId(body.user_id) if body.user_id else None,
         role=body.role,
+        lookup=functools.partial(throttle.account_lookup, client, caller.user.id, settings),
     )
     return MemberOut(
         user_id=str(user.id), username=user.username, email=user.email, role=membership.role

@@ -10,6 +10,8 @@ snapshot.
 """
 
 import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from bson import ObjectId
@@ -17,12 +19,21 @@ from pymongo.errors import DuplicateKeyError
 
 from app.atomic import Unit, atomic
 from app.db import Database
+from app.throttle import Lookup
 from authz.engine import Resource
 from authz.errors import Conflict, InvalidInput, NotFound
 from authz.scope import Scope
 from models import Company, Grant, Membership, Role, Ticket, User, utcnow
 
 LAST_ADMIN = "a company must keep at least one admin: promote another member first"
+
+# Opens one account look-up (see `app.throttle.account_lookup`).
+LookupGuard = Callable[[], AbstractAsyncContextManager[Lookup]]
+
+
+@asynccontextmanager
+async def _unguarded() -> AsyncIterator[Lookup]:
+    yield Lookup()
 
 
 def company_resource(company_id: ObjectId) -> Resource:
@@ -84,15 +95,28 @@ async def add_member(
     email: str | None,
     user_id: ObjectId | None,
     role: Role,
+    lookup: LookupGuard = _unguarded,
 ) -> tuple[Membership, User]:
-    """Add a user (by email or id) to a company with `role`; 409 if already a member."""
+    """Add a user (by email or id) to a company with `role`; 409 if already a member.
+
+    Only a caller allowed to add members learns whether the account exists (anyone else
+    gets the same 403 or 404 either way), and each "no account" counts against `lookup`.
+    """
     resource = company_resource(company_id)
     decision = scope.authorize("members:add", resource)
     if (email is None) == (user_id is None):
         raise InvalidInput("give exactly one of email or user_id", loc=("body",))
-    user = await (User.find_one(User.email == email) if email is not None else User.get(user_id))
-    if user is None or user.id is None:
-        raise NotFound("no user with that " + ("email" if email is not None else "id"))
+    async with lookup() as looked_up:
+        user = await (
+            User.find_one(User.email == email) if email is not None else User.get(user_id)
+        )
+        if user is None or user.id is None:
+            looked_up.revealed = True
+            raise NotFound(
+                "no account with that email: they register first, then you add them"
+                if email is not None
+                else "no account with that id"
+            )
     uid = user.id
 
     async def steps(unit: Unit) -> Membership:
