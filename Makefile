@@ -45,7 +45,7 @@ bench: devdb
 	$(PY) -m scripts.bench
 
 demo: setup
-	$(PY) -m scripts.demo
+	$(PY) -m scripts.demo $(ARGS)
 
 seed: setup
 	MONGODB_URI="$${MONGODB_URI:-mongodb://127.0.0.1:$(DEVDB_PORT)/}" $(PY) -m scripts.seed
