@@ -82,12 +82,10 @@ def keep_tokens_across_restarts(env: dict[str, str]) -> None:
         or _dotenv_sets("JWT_SECRET")
     ):
         return
-    DEV_SECRET.parent.mkdir(parents=True, exist_ok=True)
-    env["DEV_JWT_SECRET_FILE"] = str(DEV_SECRET)
-    say(
-        f"API: no JWT_SECRET, so tokens are signed with the development key in "
-        f"{DEV_SECRET.relative_to(ROOT)} and stay valid across restarts"
-    )
+    path = Path(env.setdefault("DEV_JWT_SECRET_FILE", str(DEV_SECRET)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    say(f"API: no JWT_SECRET: tokens are signed with the key in {shown}, so they outlive a restart")
 
 
 def _dotenv_sets(name: str) -> bool:
