@@ -12,7 +12,7 @@ setup: $(VENV)/.synced
 
 # uv itself comes from PyPI into a private virtualenv, so nothing global is needed.
 $(UV):
-	@echo "setup: installing uv (the Python package manager) into $(BUILD)/uv; once, a few seconds"
+	@echo "setup: installing uv (the Python package manager) into $(BUILD)/uv; once, under a minute"
 	@$(PYTHON) -m venv $(BUILD)/uv
 	@$(BUILD)/uv/bin/pip install --quiet --disable-pip-version-check "uv>=0.5,<1"
 

@@ -214,6 +214,7 @@ class Demo:
         for p in PERSONAS:
             s = self.sessions[p.username]
             roles = ", ".join(f"{c}: {role}" for c, (_, role) in s.companies.items())
+            roles = roles or "none yet"
             count = len(seen[p.username])
             mark = "" if count == p.sees else " [red]✗[/]"
             table.add_row(p.name, p.email, roles, f"{count}{mark}", str(p.sees))

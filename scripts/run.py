@@ -11,9 +11,12 @@ never kept waiting; the next `make run` uses the Rust server.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -26,6 +29,7 @@ BUILD_LOG = ROOT / "build" / "devdb-build.log"
 # Development only, and only without JWT_SECRET: the key tokens are signed with, kept so
 # that a walkthrough's tokens survive a restart (ignored by git, removed by `make clean`).
 DEV_SECRET = ROOT / "build" / "dev-jwt-secret"
+WILDCARDS = {"0.0.0.0", "::", ""}  # noqa: S104 - names of "every address", not a bind
 
 
 def api_command(host: str, port: str) -> list[str]:
@@ -99,6 +103,20 @@ def _dotenv_sets(name: str) -> bool:
     return any(line.startswith(f"{name}=") for line in lines)
 
 
+def listening(
+    proc: subprocess.Popen[bytes], host: str, port: str, stopping: Callable[[], bool]
+) -> bool:
+    """Wait until the API accepts connections; False if it exits or we stop first."""
+    target = ("127.0.0.1" if host in WILDCARDS else host, int(port))
+    while proc.poll() is None and not stopping():
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            if probe.connect_ex(target) == 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
 def stop(proc: subprocess.Popen[bytes] | None, timeout: float = 20) -> None:
     """Ask a child to stop (SIGTERM), and kill it if it does not in time."""
     if proc is None or proc.poll() is not None:
@@ -130,7 +148,15 @@ def main() -> int:
     signal.signal(signal.SIGINT, forward)
     server: devdb.Server | None = None
     build = None
+    host = env.get("HOST", "127.0.0.1")
+    shown = "127.0.0.1" if host in WILDCARDS else host
     try:
+        if not devdb.port_is_free(int(port)):
+            # Before the database and the seed, which would be for nothing.
+            raise devdb.PortBusy(
+                f"port {port} is already in use by another program: stop it, or choose "
+                f"another port with PORT=<port>"
+            )
         if not env.get("MONGODB_URI"):
             build = start_background_build()
             data = Path(env.get("DEVDB_DATA", ROOT / ".devdb"))
@@ -145,13 +171,15 @@ def main() -> int:
         )
         if current.wait() != 0 or stopping:
             return 0 if stopping else current.returncode
-        say(f"API: http://127.0.0.1:{port}/docs (Ctrl-C stops the API and the database)")
+        say(f"API: starting uvicorn on port {port}")
         current = subprocess.Popen(
-            api_command(env.get("HOST", "127.0.0.1"), port),
+            api_command(host, port),
             env=env,
             cwd=ROOT,
             start_new_session=True,
         )
+        if listening(current, host, port, lambda: stopping):
+            say(f"API: ready: http://{shown}:{port}/docs (Ctrl-C stops the API and the database)")
         code = current.wait()
         # Stopped by the signal we forwarded: a normal end, not a failure of `make run`.
         return 0 if stopping else code

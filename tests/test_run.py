@@ -142,6 +142,9 @@ def stop_and_restart(tmp_path: Path, api_port: int, db_port: int) -> None:
         assert "Application shutdown complete" in out, f"stop {stop}:\n{out}"
         assert "Traceback" not in out and "KeyboardInterrupt" not in out, f"stop {stop}:\n{out}"
         assert "devdb: stopped" in out, out
+        # The address is announced once it answers, not before (it used to be, seconds early).
+        ready = out.index(f"API: ready: http://127.0.0.1:{api_port}/docs")
+        assert ready > out.index("Application startup complete"), out
         assert port_is_free(db_port), f"stop {stop}: the database still listens"
         assert port_is_free(api_port), f"stop {stop}: the API still listens"
 
@@ -161,6 +164,22 @@ async def test_a_port_held_by_another_program_is_refused(
     assert "seed:" not in out and "Uvicorn running" not in out, out
     assert "Traceback" not in out, out
     assert port_is_free(api_port), "the API was never started"
+
+
+async def test_a_busy_api_port_is_refused_before_anything_starts(
+    tmp_path: Path, ports: tuple[int, int]
+) -> None:
+    api_port, db_port = ports
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", api_port))
+        squatter.listen()
+        run = launch(environment(tmp_path, api_port, db_port), tmp_path / "run.log")
+        code = await asyncio.to_thread(run.proc.wait, 60)
+    out = run.output()
+    assert code != 0, out
+    assert f"port {api_port} is already in use" in out and "PORT=<port>" in out, out
+    assert "devdb:" not in out and "seed:" not in out and "Traceback" not in out, out
+    assert port_is_free(db_port), "no database was started"
 
 
 async def test_another_dev_database_on_the_port_is_not_taken_for_ours(
