@@ -32,6 +32,9 @@ Multi-tenant support ticketing on MongoDB, with authorization done right.
 Sign in with **Authorize** (username = email, e.g. `lisa@acme.example`, password
 `demo-pass-2026` for the demo tenants). Every endpoint asks the `authz` engine; lists only
 ever return what the caller may see.
+
+Every error has one shape, `{"detail": "...", "code": "..."}` (schema `ErrorOut`); a 422
+adds `errors`, the invalid fields (schema `ValidationErrorOut`).
 """
 
 
