@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure, ExecutionTimeout
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
 
 from authz.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
@@ -155,13 +156,30 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if status == 404:
         message = f"no route for {target}; the API's routes are listed at /docs"
     elif status == 405:
-        allowed = headers.get("Allow") or headers.get("allow") or "another method"
-        message = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
+        message = f"{request.method} is not allowed on {request.url.path}"
+        if any(k.lower() == "allow" for k in headers):
+            # Starlette names the methods of the first route on the path only; GET and POST
+            # on one path are two routes, so ask them all.
+            allowed = ", ".join(_methods_of(request))
+            headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+            headers["Allow"] = allowed
+            message += f"; use {allowed}"
     else:
         message = str(exc.detail)
     return error_response(
         status, message, CODE_BY_STATUS.get(status, f"http_{status}"), headers=headers
     )
+
+
+def _methods_of(request: Request) -> list[str]:
+    """Every method some route accepts on the request's path (asked of the routes, which
+    may be nested routers)."""
+    routes: list[BaseRoute] = request.app.router.routes
+    return [
+        method
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
 
 
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:

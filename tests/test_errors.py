@@ -53,6 +53,11 @@ async def test_framework_404_and_405(client: httpx.AsyncClient) -> None:
     body = shaped(r, 405, "method_not_allowed")
     assert r.headers["allow"] == "GET"
     assert body["detail"] == "DELETE is not allowed on /healthz; use GET"
+    # GET and POST /tickets are two routes; the answer names both.
+    r = await client.put("/tickets")
+    body = shaped(r, 405, "method_not_allowed")
+    assert r.headers.get_list("allow") == ["GET, POST"]
+    assert body["detail"] == "PUT is not allowed on /tickets; use GET, POST"
 
 
 async def test_domain_404_401_403_409(
