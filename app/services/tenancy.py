@@ -10,8 +10,8 @@ snapshot.
 """
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from bson import ObjectId
@@ -29,11 +29,6 @@ LAST_ADMIN = "a company must keep at least one admin: promote another member fir
 
 # Opens one account look-up (see `app.throttle.account_lookup`).
 LookupGuard = Callable[[], AbstractAsyncContextManager[Lookup]]
-
-
-@asynccontextmanager
-async def _unguarded() -> AsyncIterator[Lookup]:
-    yield Lookup()
 
 
 def company_resource(company_id: ObjectId) -> Resource:
@@ -95,7 +90,7 @@ async def add_member(
     email: str | None,
     user_id: ObjectId | None,
     role: Role,
-    lookup: LookupGuard = _unguarded,
+    lookup: LookupGuard,
 ) -> tuple[Membership, User]:
     """Add a user (by email or id) to a company with `role`; 409 if already a member.
 
