@@ -8,14 +8,14 @@ more than `limit` per window get a password check. The failure that uses a key's
 attempt locks it, and while a lock is in force even the right password gets 429. A right
 password gives its attempt back, and clears the account's count.
 
-Account look-ups (registering an email, adding a member by email or id) work the same
-way, per client address and per signed-in caller: an answer that tells whether an account
-exists (a taken email, no account with that email) keeps its claim, any other answer gives
-it back. So these answers cannot be collected in bulk to learn who has an account.
+Account look-ups (registering an email, adding a member by email or id) are counted per
+client address and per signed-in caller, with the same atomic claim, but only for the
+answers that tell whether an account exists without changing anything (a taken email, no
+account with that email); the claim is taken before such an answer is given, so a burst
+gets no more of them than the limit, and while a lock is in force every look-up gets 429.
+So these answers cannot be collected in bulk to learn who has an account.
 """
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -144,31 +144,25 @@ async def _release(held: list[Claim]) -> None:
         )
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Lookup:
-    """One look-up of an account; set `revealed` when the answer tells whether it exists."""
+    """One look-up of an account by a client address and, when signed in, a caller."""
 
-    revealed: bool = False
+    claims: list[Claim]
+    settings: Settings
+
+    async def reveal(self) -> None:
+        """Count an answer that tells whether the account exists, before it is given; 429
+        instead when the address or the caller has none left (the last one locks them)."""
+        held = await _claim_all(self.claims, self.settings, LOOKUPS)
+        await record_failure(held, self.settings)
 
 
-@asynccontextmanager
-async def account_lookup(
-    client: str | None, caller: ObjectId | None, settings: Settings
-) -> AsyncIterator[Lookup]:
-    """Claim a look-up for the client address and the signed-in caller (429 when either has
-    none left); on the way out, a revealing answer keeps its claim, any other gives it back.
-    """
+async def account_lookup(client: str | None, caller: ObjectId | None, settings: Settings) -> Lookup:
+    """Start a look-up: 429 now if the address or the caller is locked, whatever the answer
+    would be (a locked prober must not tell a 201 from a 404 either)."""
     claims = [Claim(f"lookup-ip:{client}", settings.account_lookups_per_ip)] if client else []
     if caller is not None:
         claims.append(Claim(f"lookup-user:{caller}", settings.account_lookups_per_user))
-    keys = [c.key for c in claims]
-    await _ensure_unlocked(keys, LOOKUPS)
-    held = await _claim_all(claims, settings, LOOKUPS)
-    lookup = Lookup()
-    try:
-        yield lookup
-    finally:
-        if lookup.revealed:
-            await record_failure(held, settings)
-        else:
-            await _release(held)
+    await _ensure_unlocked([c.key for c in claims], LOOKUPS)
+    return Lookup(claims, settings)

@@ -37,21 +37,21 @@ async def register(
     (429 once `ACCOUNT_LOOKUPS_PER_IP` are used), like failed sign-ins.
     """
     client = request.client.host if request.client else None
-    async with throttle.account_lookup(client, None, settings) as lookup:
-        password_hash = await hash_password_async(body.password)
-        user = User(username=body.username, email=body.email, password_hash=password_hash)
-        try:
-            await user.insert()
-        except DuplicateKeyError as exc:
-            lookup.revealed = True
-            # Servers word duplicate-key errors differently; ask which value is taken.
-            taken = await User.find_one(User.email == body.email)
-            field = "email" if taken is not None else "username"
-            raise Conflict(
-                f"an account with this {field} already exists"
-                + ("; sign in instead" if field == "email" else ""),
-                field=field,
-            ) from exc
+    lookup = await throttle.account_lookup(client, None, settings)
+    password_hash = await hash_password_async(body.password)
+    user = User(username=body.username, email=body.email, password_hash=password_hash)
+    try:
+        await user.insert()
+    except DuplicateKeyError as exc:
+        await lookup.reveal()
+        # Servers word duplicate-key errors differently; ask which value is taken.
+        taken = await User.find_one(User.email == body.email)
+        field = "email" if taken is not None else "username"
+        raise Conflict(
+            f"an account with this {field} already exists"
+            + ("; sign in instead" if field == "email" else ""),
+            field=field,
+        ) from exc
     return UserOut(id=str(user.id), username=user.username, email=user.email)
 
 

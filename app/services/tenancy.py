@@ -10,8 +10,7 @@ snapshot.
 """
 
 import contextlib
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bson import ObjectId
@@ -27,8 +26,8 @@ from models import Company, Grant, Membership, Role, Ticket, User, utcnow
 
 LAST_ADMIN = "a company must keep at least one admin: promote another member first"
 
-# Opens one account look-up (see `app.throttle.account_lookup`).
-LookupGuard = Callable[[], AbstractAsyncContextManager[Lookup]]
+# Starts one account look-up (see `app.throttle.account_lookup`).
+LookupGuard = Callable[[], Awaitable[Lookup]]
 
 
 def company_resource(company_id: ObjectId) -> Resource:
@@ -95,23 +94,21 @@ async def add_member(
     """Add a user (by email or id) to a company with `role`; 409 if already a member.
 
     Only a caller allowed to add members learns whether the account exists (anyone else
-    gets the same 403 or 404 either way), and each "no account" counts against `lookup`.
+    gets the same 403 or 404 either way), and each "no account" is counted by `lookup`.
     """
     resource = company_resource(company_id)
     decision = scope.authorize("members:add", resource)
     if (email is None) == (user_id is None):
         raise InvalidInput("give exactly one of email or user_id", loc=("body",))
-    async with lookup() as looked_up:
-        user = await (
-            User.find_one(User.email == email) if email is not None else User.get(user_id)
+    looked_up = await lookup()
+    user = await (User.find_one(User.email == email) if email is not None else User.get(user_id))
+    if user is None or user.id is None:
+        await looked_up.reveal()
+        raise NotFound(
+            "no account with that email: they register first, then you add them"
+            if email is not None
+            else "no account with that id"
         )
-        if user is None or user.id is None:
-            looked_up.revealed = True
-            raise NotFound(
-                "no account with that email: they register first, then you add them"
-                if email is not None
-                else "no account with that id"
-            )
     uid = user.id
 
     async def steps(unit: Unit) -> Membership:
