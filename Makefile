@@ -12,7 +12,7 @@ setup: $(VENV)/.synced
 
 # uv itself comes from PyPI into a private virtualenv, so nothing global is needed.
 $(UV):
-	@echo "setup: installing uv (the Python package manager) into $(BUILD)/uv; once, a few seconds"
+	@echo "setup: installing uv (the Python package manager) into $(BUILD)/uv; once, under a minute"
 	@$(PYTHON) -m venv $(BUILD)/uv
 	@$(BUILD)/uv/bin/pip install --quiet --disable-pip-version-check "uv>=0.5,<1"
 
@@ -56,7 +56,7 @@ bench: devdb
 	$(PY) -m scripts.bench
 
 demo: setup
-	$(PY) -m scripts.demo
+	$(PY) -m scripts.demo $(ARGS)
 
 seed: setup
 	MONGODB_URI="$${MONGODB_URI:-mongodb://127.0.0.1:$(DEVDB_PORT)/}" $(PY) -m scripts.seed

@@ -1,7 +1,8 @@
 """Service settings, read once from the environment (and `.env` in development)."""
 
+import logging
+import os
 import secrets
-import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -19,6 +20,30 @@ PDP_KEY_MIN_LENGTH = 16
 # How far the identity provider's clock may be from ours: tokens it issues "now" and
 # webhooks it signs "now" must not be refused because one clock runs a second ahead.
 CLOCK_SKEW_SECONDS = 30
+MIN_SECRET_LENGTH = 32
+
+log = logging.getLogger("app")
+
+
+def development_key(path: Path) -> str:
+    """The signing key kept in `path`, created (readable by its owner only) when missing.
+
+    Development only: tokens then survive a restart of the API, so a walkthrough can go on
+    where it stopped. Two processes starting at once agree: only one can create the file.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if len(key) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"{path} holds no usable development key: delete it and start again"
+            ) from None
+        return key
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
 
 
 class Settings(BaseSettings):
@@ -32,6 +57,7 @@ class Settings(BaseSettings):
     db_timeout_ms: int = Field(default=2000, ge=100, le=60_000)
 
     jwt_secret: SecretStr | None = None
+    dev_jwt_secret_file: Path | None = None
     jwt_issuer: str = "ticketing"
     jwt_audience: str = "ticketing-api"
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
@@ -54,6 +80,8 @@ class Settings(BaseSettings):
     login_max_failures_per_ip: int = Field(default=50, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
     login_lock_seconds: int = Field(default=300, ge=1)
+    account_lookups_per_ip: int = Field(default=50, ge=1)
+    account_lookups_per_user: int = Field(default=20, ge=1)
 
     # An identity provider (Logto, or any OpenID Connect issuer) beside the local accounts.
     oidc_issuer: str | None = None
@@ -98,7 +126,7 @@ class Settings(BaseSettings):
     def _refuse_unsafe_production(self) -> Self:
         secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
         if self.environment != "development":
-            if secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < 32:
+            if secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
                 raise ValueError(
                     "JWT_SECRET must be set to a random value of at least 32 characters "
                     "outside development (e.g. `python -c 'import secrets; "
@@ -110,12 +138,15 @@ class Settings(BaseSettings):
                 )
         self._check_identity_provider()
         if self.environment == "development" and not secret:
-            warnings.warn(
-                "JWT_SECRET is not set: using a random secret for this process; tokens will "
-                "not survive a restart and differ between workers",
-                stacklevel=2,
-            )
-            object.__setattr__(self, "jwt_secret", SecretStr(secrets.token_urlsafe(48)))
+            if self.dev_jwt_secret_file is not None:
+                key = development_key(self.dev_jwt_secret_file)
+            else:
+                log.warning(
+                    "JWT_SECRET is not set: using a random secret for this process; tokens "
+                    "will not survive a restart and differ between workers"
+                )
+                key = secrets.token_urlsafe(48)
+            object.__setattr__(self, "jwt_secret", SecretStr(key))
         return self
 
     def _check_identity_provider(self) -> None:

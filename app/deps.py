@@ -194,7 +194,9 @@ def page_cursor(
         return None
     parsed = _object_id(cursor)
     if parsed is None:
-        raise InvalidInput("cursor must be the next_cursor of a previous page")
+        raise InvalidInput(
+            "cursor must be the next_cursor of a previous page", loc=("query", "cursor")
+        )
     return parsed
 
 

@@ -1,18 +1,27 @@
-"""HTTP mapping of domain errors, plus the errors only the HTTP layer raises.
+"""Every error the API answers, in one shape: `{"detail": str, "code": str, ...}`.
 
-One handler serves the whole family: the status is found by walking the exception's MRO,
-so a new subclass needs no new handler. Unexpected errors never leak a stack trace.
+`detail` is a sentence a person can act on, `code` a stable string a program can branch
+on; a 422 adds `errors`, the list of invalid fields (`loc`, `msg`, `type`), and some codes
+add a field of their own (`permission` on a 403, `retry_after` on a 429). Domain errors,
+FastAPI's validation errors, Starlette's routing errors (404, 405), the body limit (413),
+database outages (503) and anything unexpected (500) all go through `error_response`.
+
+One handler serves the whole domain family: the status is found by walking the
+exception's MRO, so a new subclass needs no new handler. Unexpected errors never leak a
+stack trace. What the OpenAPI document says about errors is in `app.openapi`.
 """
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from pymongo.errors import ConnectionFailure, ExecutionTimeout
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
 
 from authz.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
@@ -26,7 +35,7 @@ class Unauthorized(DomainError):
 
 
 class RateLimited(DomainError):
-    """Too many failed attempts; `extra["retry_after"]` tells when to come back (seconds)."""
+    """Too many attempts; `extra["retry_after"]` tells when to come back (seconds)."""
 
     code = "rate_limited"
 
@@ -49,13 +58,6 @@ class IdentityProviderUnavailable(DomainError):
     code = "identity_provider_unavailable"
 
 
-class ErrorOut(BaseModel):
-    """The body of an error response (422s from validation carry a list of field errors)."""
-
-    detail: str | list[dict[str, Any]]
-    code: str | None = None
-
-
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
     MalformedRequest: 400,
     InvalidInput: 422,
@@ -66,6 +68,22 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     PayloadTooLarge: 413,
     RateLimited: 429,
     IdentityProviderUnavailable: 503,
+}
+
+# The codes of errors raised by the framework rather than by the domain.
+CODE_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "database_unavailable",
 }
 
 DB_UNAVAILABLE = "the database is unavailable; retry in a few seconds"
@@ -80,8 +98,42 @@ def status_for(exc: DomainError) -> int:
 
 
 def error_body(message: str, code: str, **extra: object) -> dict[str, object]:
-    """The JSON body of every error: FastAPI's `detail` plus a stable `code`."""
+    """The JSON body of every error: a `detail` sentence plus a stable `code`."""
     return {"detail": message, "code": code, **extra}
+
+
+def error_response(
+    status: int,
+    message: str,
+    code: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: object,
+) -> JSONResponse:
+    """The response of every error (also sent by the ASGI middleware, so bytes match)."""
+    return JSONResponse(
+        jsonable_encoder(error_body(message, code, **extra)), status, headers=headers
+    )
+
+
+def field_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Validation errors as `{loc, msg, type}`, without the `input` they were raised for.
+
+    The input is the rejected value, or the whole body when a field is missing: echoing it
+    would send a password back into whatever logs or caches the response passes through.
+    """
+    return [{"loc": list(e["loc"]), "msg": str(e["msg"]), "type": str(e["type"])} for e in errors]
+
+
+def summary(errors: Sequence[Mapping[str, Any]]) -> str:
+    """One line for a person: the first invalid field, and how many more there are."""
+    if not errors:
+        return "the request is invalid"
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"])
+    line = f"{where}: {first['msg']}" if where else str(first["msg"])
+    more = len(errors) - 1
+    return line + (f" (and {more} more invalid field{'s' * (more > 1)})" if more else "")
 
 
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
@@ -90,9 +142,58 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     headers = {}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    if "retry_after" in exc.extra:
-        headers["Retry-After"] = str(exc.extra["retry_after"])
-    return JSONResponse(error_body(exc.message, exc.code, **exc.extra), status, headers=headers)
+    extra = dict(exc.extra)
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
+    if status == 422:
+        # An app-level refusal of a well-formed request: the same list as pydantic's, with
+        # the field it is about when the raiser named one (`loc`).
+        loc = list(extra.pop("loc", ()))
+        extra["errors"] = [{"loc": loc, "msg": exc.message, "type": exc.code}]
+    return error_response(status, exc.message, exc.code, headers=headers, **extra)
+
+
+async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, in the common shape."""
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
+    errors = field_errors(exc.errors())
+    return error_response(422, summary(errors), "invalid", errors=errors)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's and FastAPI's own errors: no route (404), wrong method (405), a body
+    that cannot be parsed (400), each with a code and a sentence that says what to do."""
+    assert isinstance(exc, HTTPException)  # noqa: S101 - registered for it only
+    status = exc.status_code
+    headers = dict(exc.headers or {})
+    target = f"{request.method} {request.url.path}"
+    if status == 404:
+        message = f"no route for {target}; the API's routes are listed at /docs"
+    elif status == 405:
+        message = f"{request.method} is not allowed on {request.url.path}"
+        if any(k.lower() == "allow" for k in headers):
+            # Starlette names the methods of the first route on the path only; GET and POST
+            # on one path are two routes, so ask them all.
+            allowed = ", ".join(_methods_of(request))
+            headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+            headers["Allow"] = allowed
+            message += f"; use {allowed}"
+    else:
+        message = str(exc.detail)
+    return error_response(
+        status, message, CODE_BY_STATUS.get(status, f"http_{status}"), headers=headers
+    )
+
+
+def _methods_of(request: Request) -> list[str]:
+    """Every method some route accepts on the request's path (asked of the routes, which
+    may be nested routers)."""
+    routes: list[BaseRoute] = request.app.router.routes
+    return [
+        method
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
 
 
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:
@@ -102,77 +203,34 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
         request.url.path,
         type(exc).__name__,
     )
-    return JSONResponse(
-        error_body(DB_UNAVAILABLE, "database_unavailable"), 503, headers={"Retry-After": "5"}
-    )
-
-
-async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422, minus the `input` of each error.
-
-    The input is the rejected value, or the whole body when a field is missing: echoing it
-    would send a password back into whatever logs or caches the response passes through.
-    """
-    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
-    errors = [{k: v for k, v in e.items() if k != "input"} for e in exc.errors()]
-    return JSONResponse({"detail": jsonable_encoder(errors)}, 422)
+    return error_response(503, DB_UNAVAILABLE, "database_unavailable", headers={"Retry-After": "5"})
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error during %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(error_body("internal error", "internal_error"), 500)
+    return error_response(500, "internal error", "internal_error")
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers of the error family, database outages and anything else."""
+    """Register the handlers of the error family, the framework's errors, database outages
+    and anything else."""
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(ConnectionFailure, _database_down)
     # A bounded operation (a transaction's retries) ran out of time: busy or away, retry.
     app.add_exception_handler(ExecutionTimeout, _database_down)
     app.add_exception_handler(Exception, _unexpected)
 
-
-ERROR_DESCRIPTIONS = {
-    400: "Malformed request",
-    401: "Missing, invalid or expired token",
-    403: "Readable, but the caller lacks the named permission",
-    404: "Not found, or not visible to the caller",
-    409: "Conflicts with the current state",
-    413: "Request body too large",
-    422: "Invalid input, with details per field",
-    429: "Too many failed attempts; see Retry-After",
-    503: "The database (or the identity provider's key set) is unavailable",
-}
-
-# Operations that answer without the database, so they cannot fail with 503.
-NO_DATABASE = {("/healthz", "get")}
-
-
-def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
-    """OpenAPI `responses=` entries for the given error statuses."""
-    return {s: {"description": ERROR_DESCRIPTIONS[s], "model": ErrorOut} for s in statuses}
-
-
-def document_common_errors(spec: dict[str, Any]) -> dict[str, Any]:
-    """Add to an OpenAPI document the errors raised below the handlers, on every operation.
-
-    No route raises these itself, so no route lists them: an undecodable body (400, from
-    FastAPI) or one over the size limit (413, from `BodySizeLimit`) wherever a body is read,
-    and a database outage (503) wherever the database is used.
-    """
-    ref = {"$ref": "#/components/schemas/ErrorOut"}
-    for path, item in spec.get("paths", {}).items():
-        for method, op in item.items():
-            statuses = [400, 413] if "requestBody" in op else []
-            if (path, method) not in NO_DATABASE:
-                statuses.append(503)
-            for status in statuses:
-                op["responses"].setdefault(
-                    str(status),
-                    {
-                        "description": ERROR_DESCRIPTIONS[status],
-                        "content": {"application/json": {"schema": ref}},
-                    },
-                )
-    return spec
+__all__ = [
+    "DB_UNAVAILABLE",
+    "IdentityProviderUnavailable",
+    "MalformedRequest",
+    "PayloadTooLarge",
+    "RateLimited",
+    "Unauthorized",
+    "error_body",
+    "error_response",
+    "install_error_handlers",
+    "status_for",
+]

@@ -8,13 +8,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from fastapi.middleware.cors import CORSMiddleware
 from pymongo.errors import PyMongoError
 
 from app.config import Settings, get_settings
 from app.db import Database, initialise, initialise_with_retry, make_client
-from app.errors import document_common_errors, install_error_handlers
+from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
+from app.openapi import document_common_errors
 from app.oidc import IdentityProvider
 from app.routers import (
     auth,
@@ -22,6 +24,7 @@ from app.routers import (
     companies,
     groups,
     health,
+    home,
     invitations,
     members,
     tickets,
@@ -35,12 +38,17 @@ from models import DOCUMENT_MODELS
 
 log = logging.getLogger("app")
 
+DOCS_ASSETS = "/docs-assets"
+
 DESCRIPTION = """\
 Multi-tenant support ticketing on MongoDB, with authorization done right.
 
 Sign in with **Authorize** (username = email, e.g. `lisa@acme.example`, password
 `demo-pass-2026` for the demo tenants). Every endpoint asks the `authz` engine; lists only
 ever return what the caller may see.
+
+Every error has one shape, `{"detail": "...", "code": "..."}` (schema `ErrorOut`); a 422
+adds `errors`, the invalid fields (schema `ValidationErrorOut`).
 """
 
 
@@ -102,7 +110,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; settings come from the environment unless given."""
     settings = settings or get_settings()
     _keep_documents_out_of_logs()
-    app = FastAPI(title="Ticketing", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc load their scripts and styles from this package (fastapi-offline
+    # ships them), not from a CDN: they work on a machine without internet access.
+    app = FastAPIOffline(
+        title="Ticketing",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from the validator
+    )
     app.state.settings = settings
     # Validated now: a bad policy, or a resource type no document class holds, stops start-up.
     app.state.engine = engine_for(settings.policy_file)
@@ -117,7 +134,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type"],
     )
-    for module in (health, auth, companies, members, groups, invitations, tickets, authz_routes):
+    for module in (
+        home, health, auth, companies, members, groups, invitations, tickets, authz_routes
+    ):
         app.include_router(module.router)
     if settings.logto_webhook_signing_key is not None:
         app.include_router(webhooks.router)

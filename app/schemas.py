@@ -526,3 +526,68 @@ class AuditPage(BaseModel):
 
     items: list[AuditOut]
     next_cursor: str | None
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+class FieldError(BaseModel):
+    """One invalid part of a request: where (`loc`), what is wrong (`msg`), and its kind."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """The body of every error response: a sentence for people and a stable code for code.
+
+    Codes: `bad_request` (400), `unauthorized` (401), `forbidden` (403, with `permission`),
+    `not_found` (404), `method_not_allowed` (405), `conflict` (409, with `field` for a taken
+    email or username), `payload_too_large` (413), `invalid` (422, with `errors`),
+    `rate_limited` (429, with `retry_after` and a `Retry-After` header), `internal_error`
+    (500), `database_unavailable` (503, with a `Retry-After` header).
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": "role 'agent' in company 65f000000000000000000001 lacks "
+                    "ticket:delete",
+                    "code": "forbidden",
+                    "permission": "ticket:delete",
+                }
+            ]
+        },
+    )
+    detail: str
+    code: str
+    permission: str | None = None
+    fields: list[str] | None = None
+    field: str | None = None
+    retry_after: int | None = None
+
+
+class ValidationErrorOut(ErrorOut):
+    """A 422: `detail` sums up, `errors` lists every invalid field (the input is never echoed)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": "body.password: String should have at least 10 characters",
+                    "code": "invalid",
+                    "errors": [
+                        {
+                            "loc": ["body", "password"],
+                            "msg": "String should have at least 10 characters",
+                            "type": "string_too_short",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    errors: list[FieldError]

@@ -10,7 +10,9 @@ from models.common import utcnow
 
 
 class LoginThrottle(Document):
-    """Attempts for one key (`account:<email>` or `ip:<address>`) in its current window.
+    """Attempts for one key in its current window: sign-ins per account (`account:<email>`)
+    and address (`ip:<address>`), account look-ups per address and caller (`lookup-ip:`,
+    `lookup-user:`).
 
     `attempts` counts sign-ins that have claimed a password check in the window (those in
     flight and those that failed); the server forgets the key at `expires_at` (TTL), once

@@ -11,9 +11,12 @@ never kept waiting; the next `make run` uses the Rust server.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -23,6 +26,10 @@ from scripts.devdb.servers import cargo, rust_binary
 
 ROOT = devdb.ROOT
 BUILD_LOG = ROOT / "build" / "devdb-build.log"
+# Development only, and only without JWT_SECRET: the key tokens are signed with, kept so
+# that a walkthrough's tokens survive a restart (ignored by git, removed by `make clean`).
+DEV_SECRET = ROOT / "build" / "dev-jwt-secret"
+WILDCARDS = {"0.0.0.0", "::", ""}  # noqa: S104 - names of "every address", not a bind
 
 
 def say(line: str) -> None:
@@ -56,6 +63,45 @@ def start_background_build() -> subprocess.Popen[bytes] | None:
     return build
 
 
+def keep_tokens_across_restarts(env: dict[str, str]) -> None:
+    """In development without a JWT_SECRET, sign tokens with the key kept in `DEV_SECRET`."""
+    if (
+        env.get("ENVIRONMENT") != "development"
+        or env.get("JWT_SECRET")
+        or _dotenv_sets("JWT_SECRET")
+    ):
+        return
+    path = Path(env.setdefault("DEV_JWT_SECRET_FILE", str(DEV_SECRET)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    say(f"API: no JWT_SECRET: tokens are signed with the key in {shown}, so they outlive a restart")
+
+
+def _dotenv_sets(name: str) -> bool:
+    """Whether the `.env` file the API reads assigns `name`."""
+    dotenv = ROOT / ".env"
+    if not dotenv.is_file():
+        return False
+    lines = (
+        line.strip().removeprefix("export ").lstrip() for line in dotenv.read_text().splitlines()
+    )
+    return any(line.startswith(f"{name}=") for line in lines)
+
+
+def listening(
+    proc: subprocess.Popen[bytes], host: str, port: str, stopping: Callable[[], bool]
+) -> bool:
+    """Wait until the API accepts connections; False if it exits or we stop first."""
+    target = ("127.0.0.1" if host in WILDCARDS else host, int(port))
+    while proc.poll() is None and not stopping():
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            if probe.connect_ex(target) == 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
 def stop(proc: subprocess.Popen[bytes] | None, timeout: float = 20) -> None:
     """Ask a child to stop (SIGTERM), and kill it if it does not in time."""
     if proc is None or proc.poll() is not None:
@@ -87,7 +133,15 @@ def main() -> int:
     signal.signal(signal.SIGINT, forward)
     server: devdb.Server | None = None
     build = None
+    host = env.get("HOST", "127.0.0.1")
+    shown = "127.0.0.1" if host in WILDCARDS else host
     try:
+        if not devdb.port_is_free(int(port)):
+            # Before the database and the seed, which would be for nothing.
+            raise devdb.PortBusy(
+                f"port {port} is already in use by another program: stop it, or choose "
+                f"another port with PORT=<port>"
+            )
         if not env.get("MONGODB_URI"):
             build = start_background_build()
             data = Path(env.get("DEVDB_DATA", ROOT / ".devdb"))
@@ -95,19 +149,22 @@ def main() -> int:
             server = devdb.start(data, db_port, server="python" if build else None)
             env["MONGODB_URI"] = server.uri
             say(server.describe())
+        keep_tokens_across_restarts(env)
         say("seed: the demo tenants (idempotent)")
         current = subprocess.Popen(
             [sys.executable, "-m", "scripts.seed"], env=env, cwd=ROOT, start_new_session=True
         )
         if current.wait() != 0 or stopping:
             return 0 if stopping else current.returncode
-        say(f"API: http://127.0.0.1:{port}/docs (Ctrl-C stops the API and the database)")
+        say(f"API: starting uvicorn on port {port}")
         current = subprocess.Popen(
-            [sys.executable, "-m", "app", "--host", env.get("HOST", "127.0.0.1"), "--port", port],
+            [sys.executable, "-m", "app", "--host", host, "--port", port],
             env=env,
             cwd=ROOT,
             start_new_session=True,
         )
+        if listening(current, host, port, lambda: stopping):
+            say(f"API: ready: http://{shown}:{port}/docs (Ctrl-C stops the API and the database)")
         code = current.wait()
         # Stopped by the signal we forwarded: a normal end, not a failure of `make run`.
         return 0 if stopping else code

@@ -1,9 +1,10 @@
-"""Seed the demo tenants of DESIGN.md, or bulk synthetic data for benchmarks.
+"""Seed the demo tenants (the README's walkthrough), or bulk synthetic data for benchmarks.
 
-`make run` runs this before serving, so a fresh clone starts with two companies, seven
-memberships and four tickets that the README walkthrough and `make demo` rely on. It is
-idempotent: every record is matched on a natural key (email, company name, (company,
-subject)) and only what is missing is created, so running it again changes nothing.
+`make run` runs this before serving, so a fresh clone starts with seven accounts, two
+companies, seven memberships and four tickets that the README walkthrough and `make demo`
+rely on. It is idempotent: every record is matched on a natural key (email, company name,
+(company, subject)) and only what is missing is created, so running it again changes
+nothing.
 
     python -m scripts.seed                       # the demo tenants
     python -m scripts.seed --tenants 50 --tickets-per-tenant 2000 --users-per-tenant 40
@@ -82,6 +83,8 @@ PERSONAS: tuple[Persona, ...] = (
     Persona("David", "david@globex.example", 1),
     Persona("Emma", "emma@globex.example", 2),
     Persona("John", "john@globex.example", 2),
+    # Registered, in no company yet: the colleague `make demo` has Sara add and remove.
+    Persona("Nina", "nina@acme.example", 0),
 )
 
 # The first admin listed is the company's creator.
@@ -302,6 +305,7 @@ def persona_table(counts: dict[str, int]) -> Table:
     table.add_column("Sees", justify="right")
     for p in PERSONAS:
         roles = ", ".join(f"{c}: {r}" for c, r in memberships_of(p.username).items())
+        roles = roles or "none yet"
         seen = counts.get(p.email, 0)
         sees = str(seen) if seen == p.sees else f"[red]{seen} (expected {p.sees})[/red]"
         table.add_row(p.name, p.email, PASSWORD, roles, sees)

@@ -92,13 +92,15 @@ async def test_invalid_registration_is_422(
 ) -> None:
     r = await register(client, **overrides)
     assert r.status_code == 422
-    assert any(err["loc"][-1] == field for err in r.json()["detail"])
+    assert r.json()["code"] == "invalid"
+    assert any(err["loc"][-1] == field for err in r.json()["errors"])
 
 
 async def test_unknown_field_is_422(client: httpx.AsyncClient) -> None:
     r = await client.post("/auth/register", json=GOOD | {"is_admin": True})
     assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"] == ["body", "is_admin"]
+    assert r.json()["errors"][0]["loc"] == ["body", "is_admin"]
+    assert r.json()["detail"].startswith("body.is_admin: ")
 
 
 async def test_bad_credentials_do_not_say_which(client: httpx.AsyncClient) -> None:

@@ -436,9 +436,9 @@ async def test_strings_past_their_bound_are_422(
     url = tenants.url(path)
     r = await client.request(method, url, json=base | {field: "a" * (bound + 1)}, headers=headers)
     assert r.status_code == 422, r.text
-    assert r.json()["detail"][0]["loc"] == ["body", field]
+    assert r.json()["errors"][0]["loc"] == ["body", field]
     r = await client.request(method, url, json=base | {field: "a" * bound}, headers=headers)
-    assert r.status_code != 422 or r.json()["detail"][0]["loc"] != ["body", field], r.text
+    assert r.status_code != 422 or r.json()["errors"][0]["loc"] != ["body", field], r.text
 
 
 async def test_long_email_and_lists_are_422(
@@ -539,7 +539,9 @@ async def test_wrong_types_and_broken_json_are_422(
         headers=world.auth(tenants.lisa) | {"content-type": "application/json"},
     )
     assert r.status_code == 422, (raw, r.text)
-    assert isinstance(r.json()["detail"], list)
+    body = r.json()
+    assert body["code"] == "invalid" and isinstance(body["detail"], str), body
+    assert body["errors"] and all(set(e) == {"loc", "msg", "type"} for e in body["errors"])
 
 
 @pytest.mark.parametrize(
@@ -596,7 +598,7 @@ async def test_validation_errors_never_echo_the_input(client: httpx.AsyncClient)
         r = await client.post("/auth/register", json=body)
         assert r.status_code == 422
         assert secret not in r.text
-        assert all("input" not in err for err in r.json()["detail"])
+        assert all(set(err) == {"loc", "msg", "type"} for err in r.json()["errors"])
 
 
 # -- pagination --------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from pymongo.errors import DuplicateKeyError
 
 from app import throttle
 from app.deps import CallerDep, DatabaseDep, SettingsDep
-from app.errors import Unauthorized, error_responses
+from app.errors import Unauthorized
+from app.openapi import error_responses
 from app.schemas import LoginIn, MembershipOut, MeOut, RegisterIn, TokenForm, TokenOut, UserOut
 from app.security import create_access_token, hash_password_async, verify_password_async
 from app.services.lookups import live_companies
@@ -25,19 +26,32 @@ BAD_CREDENTIALS = "incorrect email or password"
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
     summary="Create an account",
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422, 429),
 )
-async def register(body: RegisterIn, _: DatabaseDep) -> UserOut:
-    """Create an account; the email is stored lower-cased. 409 if username or email exist."""
+async def register(
+    body: RegisterIn, request: Request, settings: SettingsDep, _: DatabaseDep
+) -> UserOut:
+    """Create an account; the email is stored lower-cased. 409 if username or email exist.
+
+    A 409 tells that an account exists, so these answers are throttled per client address
+    (429 once `ACCOUNT_LOOKUPS_PER_IP` are used), like failed sign-ins.
+    """
+    client = request.client.host if request.client else None
+    lookup = await throttle.account_lookup(client, None, settings)
     password_hash = await hash_password_async(body.password)
     user = User(username=body.username, email=body.email, password_hash=password_hash)
     try:
         await user.insert()
     except DuplicateKeyError as exc:
+        await lookup.reveal()
         # Servers word duplicate-key errors differently; ask which value is taken.
         taken = await User.find_one(User.email == body.email)
         field = "email" if taken is not None else "username"
-        raise Conflict(f"an account with this {field} already exists", field=field) from exc
+        raise Conflict(
+            f"an account with this {field} already exists"
+            + ("; sign in instead" if field == "email" else ""),
+            field=field,
+        ) from exc
     return UserOut(id=str(user.id), username=user.username, email=user.email)
 
 
@@ -84,7 +98,9 @@ async def token(
     try:
         creds = LoginIn(email=form.username, password=form.password)
     except ValidationError as exc:
-        raise InvalidInput("username must be the account's email address") from exc
+        raise InvalidInput(
+            "username must be the account's email address", loc=("body", "username")
+        ) from exc
     return await _sign_in(creds.email, creds.password, request, settings)
 
 

@@ -6,7 +6,7 @@ from bson import ObjectId
 from fastapi import APIRouter, Query
 
 from app.deps import CallerDep
-from app.errors import error_responses
+from app.openapi import error_responses
 from app.schemas import CheckBatchIn, CheckOut, ObjectIdStr, PermissionGraph
 from authz.scope import Question
 

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.deps import CallerDep, CompanyId, Cursor, DatabaseDep
-from app.errors import error_responses
+from app.openapi import error_responses
 from app.presenters import audit_out
 from app.schemas import AuditPage, CompanyIn, CompanyOut, CompanyUpdate
 from app.services import companies as service

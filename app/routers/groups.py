@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response, status
 
 from app.deps import CallerDep, CompanyId, DatabaseDep, GroupId, UserId
-from app.errors import error_responses
+from app.openapi import error_responses
 from app.schemas import GroupIn, GroupOut
 from app.services import groups as service
 

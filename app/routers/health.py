@@ -25,4 +25,7 @@ async def readyz(request: Request) -> JSONResponse:
     db: Database = request.app.state.db
     if db.initialised and await db.ping():
         return JSONResponse({"status": "ready"})
-    return JSONResponse({"status": "unavailable", "detail": DB_UNAVAILABLE}, status_code=503)
+    return JSONResponse(
+        {"status": "unavailable", "detail": DB_UNAVAILABLE, "code": "database_unavailable"},
+        status_code=503,
+    )

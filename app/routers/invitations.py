@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 
 from app.deps import CallerDep, CompanyId, DatabaseDep, InvitationId, SettingsDep
-from app.errors import error_responses
+from app.openapi import error_responses
 from app.schemas import (
     InvitationAccept,
     InvitationCreated,

@@ -1,12 +1,14 @@
 """Members of a company and their roles."""
 
+import functools
 from typing import Any
 
 from bson import ObjectId
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
-from app.deps import CallerDep, CompanyId, DatabaseDep, UserId
-from app.errors import error_responses
+from app.deps import CallerDep, CompanyId, DatabaseDep, SettingsDep, UserId
+from app import throttle
+from app.openapi import error_responses
 from app.schemas import MemberIn, MemberOut, MemberUpdate
 from app.services import memberships as service
 from app.services.companies import company_resource
@@ -81,12 +83,22 @@ async def list_members(company_id: CompanyId, caller: CallerDep) -> list[MemberO
     status_code=status.HTTP_201_CREATED,
     response_model=MemberOut,
     summary="Add a member",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422, 429),
 )
 async def add_member(
-    company_id: CompanyId, body: MemberIn, caller: CallerDep, db: DatabaseDep
+    company_id: CompanyId,
+    body: MemberIn,
+    caller: CallerDep,
+    db: DatabaseDep,
+    request: Request,
+    settings: SettingsDep,
 ) -> MemberOut:
-    """Add an existing user, by email or user id, with a role (admin)."""
+    """Add an existing user, by email or user id, with a role (admin).
+
+    404 when no account has that email or id; those answers are throttled per caller and
+    per client address (429), so they cannot be used to find out who has an account.
+    """
+    client = request.client.host if request.client else None
     membership, user = await service.add_member(
         db,
         caller.scope,
@@ -94,6 +106,7 @@ async def add_member(
         email=body.email,
         user_id=ObjectId(body.user_id) if body.user_id else None,
         role=body.role,
+        lookup=functools.partial(throttle.account_lookup, client, caller.user.id, settings),
     )
     return member_out(caller.scope, user, membership)
 

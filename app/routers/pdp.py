@@ -15,7 +15,8 @@ from fastapi import APIRouter, Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.deps import AuditDep, DatabaseDep, EngineDep, SettingsDep
-from app.errors import Unauthorized, error_responses
+from app.errors import Unauthorized
+from app.openapi import error_responses
 from app.pdp_schemas import (
     BulkCheckQuery,
     BulkVerdicts,

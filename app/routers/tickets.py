@@ -7,7 +7,7 @@ from bson import ObjectId
 from fastapi import APIRouter, Query, Response, status
 
 from app.deps import CallerDep, Cursor, DatabaseDep, TicketId, UserId
-from app.errors import error_responses
+from app.openapi import error_responses
 from app.presenters import reply_out, ticket_out
 from app.schemas import (
     ObjectIdStr,

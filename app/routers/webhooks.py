@@ -18,7 +18,7 @@ from fastapi import APIRouter, Header, Request
 
 from app import logto
 from app.deps import SettingsDep, get_database
-from app.errors import error_responses
+from app.openapi import error_responses
 from app.schemas import WebhookOut
 from app.services import idp_users
 from models import utcnow

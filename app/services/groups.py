@@ -99,7 +99,10 @@ async def add_to_group(
     target = await _managed(scope, company_id, group_id)
     member = await Membership.find_one(Membership.company == company_id, Membership.user == user_id)
     if member is None or not scope.engine.is_assignable(member.role):
-        raise InvalidInput("only an admin or agent of the company can be in one of its groups")
+        raise InvalidInput(
+            "only an admin or agent of the company can be in one of its groups",
+            loc=("path", "user_id"),
+        )
     grant = Grant(
         user=user_id,
         role=MEMBER,
@@ -152,7 +155,9 @@ async def group_of_company(company_id: ObjectId, group_id: ObjectId) -> Group:
     """A group of the company, for a ticket to be put in; 422 for any other id."""
     group = await Group.find_one(Group.company == company_id, Group.id == group_id)
     if group is None:
-        raise InvalidInput("group_id must name a group of the ticket's company")
+        raise InvalidInput(
+            "group_id must name a group of the ticket's company", loc=("body", "group_id")
+        )
     return group
 
 

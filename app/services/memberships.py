@@ -13,6 +13,7 @@ shared, so they never wait on each other.
 """
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from beanie.odm.queries.find import FindOne
@@ -22,12 +23,16 @@ from pymongo.errors import DuplicateKeyError
 from app.atomic import Unit, atomic
 from app.db import Database
 from app.services import access
+from app.throttle import Lookup
 from app.services.companies import company_resource
 from authz.errors import Conflict, InvalidInput, NotFound
 from authz.scope import Scope
 from models import Company, Grant, Membership, Ticket, User, touched
 
 LAST_OWNER = "a company must keep at least one {role}: promote another member first"
+
+
+LookupGuard = Callable[[], Awaitable[Lookup]]
 
 
 async def add_member(
@@ -38,15 +43,26 @@ async def add_member(
     email: str | None,
     user_id: ObjectId | None,
     role: str,
+    lookup: LookupGuard,
 ) -> tuple[Membership, User]:
-    """Add a user (by email or id) to a company with `role`; 409 if already a member."""
+    """Add a user (by email or id) to a company with `role`; 409 if already a member.
+
+    Only a caller allowed to add members learns whether the account exists (anyone else
+    gets the same 403 or 404 either way), and each "no account" is counted by `lookup`.
+    """
     resource = company_resource(company_id)
     decision = scope.authorize("members:add", resource)
     if (email is None) == (user_id is None):
-        raise InvalidInput("give exactly one of email or user_id")
+        raise InvalidInput("give exactly one of email or user_id", loc=("body",))
+    looked_up = await lookup()
     user = await (User.find_one(User.email == email) if email is not None else User.get(user_id))
     if user is None or user.id is None:
-        raise NotFound("no user with that " + ("email" if email is not None else "id"))
+        await looked_up.reveal()
+        raise NotFound(
+            "no account with that email: they register first, then you add them"
+            if email is not None
+            else "no account with that id"
+        )
     uid = user.id
 
     async def steps(unit: Unit) -> Membership:
@@ -135,7 +151,8 @@ def _level_for(scope: Scope, role: str, current: Membership, asked: str | None) 
         if asked is not None and asked not in allowed:
             raise InvalidInput(
                 f"ticket_access {asked!r} is not available to role '{role}' "
-                f"(it may have: {', '.join(allowed)})"
+                f"(it may have: {', '.join(allowed)})",
+                loc=("body", "ticket_access"),
             )
         return None if asked == allowed[0] else asked
     return current.ticket_access if current.ticket_access in allowed else None

@@ -81,11 +81,11 @@ async def update_ticket(scope: Scope, ticket_id: ObjectId, changes: dict[str, An
     """Apply the whitelisted `changes`; fields outside the caller's role are 403."""
     target = await scope.get(Ticket, ticket_id, "ticket:update")
     if not changes:
-        raise InvalidInput("name at least one field to change")
+        raise InvalidInput("name at least one field to change", loc=("body",))
     _refuse_unwritable(scope, target, changes)
     for name, value in changes.items():
         if value is None and name not in NULLABLE:
-            raise InvalidInput(f"{name} cannot be null")
+            raise InvalidInput(f"{name} cannot be null", loc=("body", name))
     stored = {STORED.get(name, name): value for name, value in changes.items()}
     if "group_id" in changes:
         stored["group"] = await _movable(scope, target, changes["group_id"])
@@ -139,7 +139,10 @@ async def _assignable(
     company = target.resource.company
     member = await Membership.find_one(Membership.company == company, Membership.user == assignee)
     if member is None or not scope.engine.is_assignable(member.role):
-        raise InvalidInput("assigned_to must be an admin or agent of the ticket's company")
+        raise InvalidInput(
+            "assigned_to must be an admin or agent of the ticket's company",
+            loc=("body", "assigned_to"),
+        )
     ticket = replace(target.resource, relations={**relations, "assignee": None})
     if scope.engine.parent_scoped(await load_principal(assignee), ticket) is False:
         raise Conflict(
@@ -182,7 +185,9 @@ async def share(db: Database, scope: Scope, ticket_id: ObjectId, user_id: Object
     target = await scope.get(Ticket, ticket_id, "ticket:share")
     company = target.resource.company
     if await Membership.find_one(Membership.company == company, Membership.user == user_id) is None:
-        raise InvalidInput("a ticket can only be shared with a member of its company")
+        raise InvalidInput(
+            "a ticket can only be shared with a member of its company", loc=("body", "user_id")
+        )
     grant = Grant(
         user=user_id,
         role=VIEWER,
