@@ -222,6 +222,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ExecutionTimeout, _database_down)
     app.add_exception_handler(Exception, _unexpected)
 
+
 __all__ = [
     "DB_UNAVAILABLE",
     "IdentityProviderUnavailable",

@@ -8,16 +8,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi_offline import FastAPIOffline
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from pymongo.errors import PyMongoError
 
 from app.config import Settings, get_settings
 from app.db import Database, initialise, initialise_with_retry, make_client
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
-from app.openapi import document_common_errors
 from app.oidc import IdentityProvider
+from app.openapi import document_common_errors
 from app.routers import (
     auth,
     authz_routes,
@@ -135,7 +135,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type"],
     )
     for module in (
-        home, health, auth, companies, members, groups, invitations, tickets, authz_routes
+        home,
+        health,
+        auth,
+        companies,
+        members,
+        groups,
+        invitations,
+        tickets,
+        authz_routes,
     ):
         app.include_router(module.router)
     if settings.logto_webhook_signing_key is not None:

@@ -32,7 +32,7 @@ async def tenant_state() -> dict[str, Any]:
     return {
         "tickets": [t.model_dump() for t in await Ticket.find_all().sort("_id").to_list()],
         # Without `updated_at`: the refused last-admin demotion is written and then reverted
-        # (tenancy.change_role verifies after the write), which moves it; roles are what
+        # (memberships.change_member verifies after the write), which moves it; roles are what
         # the demo promises to keep.
         "memberships": [m.model_dump(exclude={"updated_at"}) for m in memberships],
         "grants": await Grant.find_all().count(),

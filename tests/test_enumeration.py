@@ -17,7 +17,7 @@ from bson import ObjectId
 from fastapi import FastAPI
 
 from app.config import Settings
-from models import Company, Membership, Role, User
+from models import Company, Membership, User
 from tests.utils.factories import World
 from tests.utils.instances import client_for, instance
 
@@ -108,8 +108,8 @@ async def acme(world: World) -> Acme:
         await world.user(n) for n in ("sara", "mark", "lisa", "outsider", "nina")
     ]
     company = await world.company("Acme", admin=sara)
-    await world.member(company, mark, Role.AGENT)
-    await world.member(company, lisa, Role.CUSTOMER)
+    await world.member(company, mark, "agent")
+    await world.member(company, lisa, "customer")
     return Acme(company, sara, mark, lisa, outsider, nina)
 
 

@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.schemas import ErrorOut, ValidationErrorOut
-from models import Company, Role, Ticket, User
+from models import Company, Ticket, User
 from tests.utils.factories import World
 
 ZERO_ID = "0" * 24
@@ -42,7 +42,7 @@ async def acme(world: World) -> tuple[Company, User, User, Ticket]:
     """Acme with admin Sara, customer Lisa and Lisa's ticket."""
     sara, lisa = await world.user("sara"), await world.user("lisa")
     company = await world.company("Acme", admin=sara)
-    await world.member(company, lisa, Role.CUSTOMER)
+    await world.member(company, lisa, "customer")
     return company, sara, lisa, await world.ticket(company, lisa)
 
 

@@ -6,8 +6,8 @@ from typing import Any
 from bson import ObjectId
 from fastapi import APIRouter, Request, Response, status
 
-from app.deps import CallerDep, CompanyId, DatabaseDep, SettingsDep, UserId
 from app import throttle
+from app.deps import CallerDep, CompanyId, DatabaseDep, SettingsDep, UserId
 from app.openapi import error_responses
 from app.schemas import MemberIn, MemberOut, MemberUpdate
 from app.services import memberships as service

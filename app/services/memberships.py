@@ -23,8 +23,8 @@ from pymongo.errors import DuplicateKeyError
 from app.atomic import Unit, atomic
 from app.db import Database
 from app.services import access
-from app.throttle import Lookup
 from app.services.companies import company_resource
+from app.throttle import Lookup
 from authz.errors import Conflict, InvalidInput, NotFound
 from authz.scope import Scope
 from models import Company, Grant, Membership, Ticket, User, touched
