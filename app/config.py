@@ -5,8 +5,10 @@ import warnings
 from functools import lru_cache
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from authz.policy import DEFAULT_POLICY_PATH
 
 ListStrategy = Literal["pushdown", "bulk", "post"]
 
@@ -28,6 +30,8 @@ class Settings(BaseSettings):
     jwt_audience: str = "ticketing-api"
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
 
+    # The authorization policy the engine loads at start-up (validated, or start-up stops).
+    policy_file: FilePath = DEFAULT_POLICY_PATH
     list_strategy: ListStrategy = "pushdown"
     bench_routes: bool = False
 

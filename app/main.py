@@ -15,10 +15,11 @@ from app.config import Settings, get_settings
 from app.db import Database, initialise, initialise_with_retry, make_client
 from app.errors import document_common_errors, install_error_handlers
 from app.limits import BodySizeLimit
-from app.routers import auth, authz_routes, companies, health, members, tickets
+from app.routers import auth, authz_routes, companies, console, health, members, tickets
 from app.services import tenancy
 from authz.audit import AuditLog
-from authz.engine import default_engine
+from authz.engine import Engine
+from authz.policy import load_policy
 
 log = logging.getLogger("app")
 
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; settings come from the environment unless given."""
     settings = settings or get_settings()
     _keep_documents_out_of_logs()
-    engine = default_engine()  # validates the policy now: a bad policy stops start-up
+    engine = Engine(load_policy(settings.policy_file))  # a bad policy stops start-up
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from app.routers import bench
 
         app.include_router(bench.router)
+    console.install(app, settings)
     default_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -306,6 +306,10 @@ class CheckOut(BaseModel):
 
     results: list[bool]
     reasons: list[str]
+    fields: list[list[str] | None] = Field(
+        description="Per question: for an allowed `ticket:update`, the ticket fields the "
+        "caller may change; otherwise null"
+    )
 
 
 class PermissionGraph(BaseModel):

@@ -38,7 +38,8 @@ async def check(body: CheckBatchIn, caller: CallerDep) -> CheckOut:
     """Answer up to 100 questions `may I <action> this <resource_type>?` in one call.
 
     A ticket is named by `resource_id`; company-level questions (and `create`) by
-    `company_id`. A ticket the caller cannot read is answered false, never revealed.
+    `company_id`. A ticket the caller cannot read is answered false, never revealed. An
+    allowed `ticket:update` also lists, in `fields`, the fields the caller may change.
     """
     scope = caller.scope
     ticket_ids = [
@@ -61,6 +62,7 @@ async def check(body: CheckBatchIn, caller: CallerDep) -> CheckOut:
     )
     results: list[bool] = []
     reasons: list[str] = []
+    fields: list[list[str] | None] = []
     for c in body.checks:
         permission = f"{c.resource_type}:{c.action}"
         decision: Decision | None = None
@@ -80,8 +82,13 @@ async def check(body: CheckBatchIn, caller: CallerDep) -> CheckOut:
         if resource is None:
             results.append(False)
             reasons.append(f"{c.resource_type} not found (give resource_id or company_id)")
+            fields.append(None)
             continue
         decision = scope.check(permission, resource)
         results.append(decision.allowed)
         reasons.append(decision.reason)
-    return CheckOut(results=results, reasons=reasons)
+        writable = decision.allowed and permission == "ticket:update"
+        fields.append(
+            sorted(scope.engine.writable_fields(caller.principal, resource)) if writable else None
+        )
+    return CheckOut(results=results, reasons=reasons, fields=fields)
