@@ -4,7 +4,12 @@ development sign-in (`GET /dev/personas`, mounted only when ENVIRONMENT=developm
 Their password is public (README, /docs): these accounts exist to be signed in as.
 """
 
+import asyncio
 from dataclasses import dataclass
+
+from app.services.lookups import live_companies
+from authz.facts import load_principal
+from models import User
 
 PASSWORD = "demo-pass-2026"
 
@@ -32,3 +37,19 @@ PERSONAS: tuple[Persona, ...] = (
     Persona("Emma", "emma@globex.example", 2),
     Persona("John", "john@globex.example", 2),
 )
+
+
+async def present_personas() -> list[tuple[Persona, dict[str, str]]]:
+    """The personas whose accounts exist in the database, each with its role per company
+    name as the database has it now (memberships read as for the persona's own requests)."""
+    emails = [p.email for p in PERSONAS]
+    accounts = User.get_pymongo_collection().find({"email": {"$in": emails}}, {"email": 1})
+    ids = {a["email"]: a["_id"] for a in await accounts.to_list()}
+    present = [p for p in PERSONAS if p.email in ids]
+    principals = await asyncio.gather(*(load_principal(ids[p.email]) for p in present))
+    names = await live_companies(list({c for pr in principals for c in pr.roles}))
+    found = []
+    for persona, principal in zip(present, principals, strict=True):
+        roles = {names[c]: role for c, role in principal.roles.items() if c in names}
+        found.append((persona, dict(sorted(roles.items(), key=lambda nr: nr[0].lower()))))
+    return found

@@ -116,7 +116,10 @@ def main() -> int:
         )
         if current.wait() != 0 or stopping:
             return 0 if stopping else current.returncode
-        say(f"API: http://127.0.0.1:{port}/docs (Ctrl-C stops the API and the database)")
+        say(
+            f"console: http://127.0.0.1:{port}/  API: http://127.0.0.1:{port}/docs "
+            "(Ctrl-C stops the API and the database)"
+        )
         current = subprocess.Popen(
             api_command(env.get("HOST", "127.0.0.1"), port),
             env=env,

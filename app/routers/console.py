@@ -6,7 +6,6 @@ The console is a client of the public JSON API like any other: it signs in with
 Nothing here decides anything about authorization.
 """
 
-import asyncio
 import os
 
 from fastapi import APIRouter, FastAPI
@@ -18,11 +17,9 @@ from starlette.types import Scope
 
 from app.config import Settings
 from app.console import STATIC
-from app.demo import PASSWORD, PERSONAS
+from app.demo import PASSWORD, present_personas
 from app.deps import DatabaseDep
-from app.services.lookups import live_companies
-from authz.facts import load_principal
-from models import Role, User
+from models import Role
 
 # The page runs only its own files and talks only to its own origin: no inline script or
 # style, no third-party host, no framing.
@@ -101,21 +98,17 @@ async def demo_personas(_: DatabaseDep) -> PersonasOut:
     Only the fixed demo accounts are listed, never other users; the console signs in with
     `POST /auth/login` like anyone (throttling included), so nothing bypasses sign-in.
     """
-    emails = [p.email for p in PERSONAS]
-    accounts = User.get_pymongo_collection().find({"email": {"$in": emails}}, {"email": 1})
-    ids = {a["email"]: a["_id"] for a in await accounts.to_list()}
-    present = [p for p in PERSONAS if p.email in ids]
-    principals = await asyncio.gather(*(load_principal(ids[p.email]) for p in present))
-    names = await live_companies(list({c for pr in principals for c in pr.roles}))
-    personas = []
-    for persona, principal in zip(present, principals, strict=True):
-        memberships = [
-            PersonaMembership(company_name=names[c], role=role)
-            for c, role in principal.roles.items()
-            if c in names
-        ]
-        memberships.sort(key=lambda m: m.company_name.lower())
-        personas.append(PersonaOut(name=persona.name, email=persona.email, memberships=memberships))
+    personas = [
+        PersonaOut(
+            name=persona.name,
+            email=persona.email,
+            memberships=[
+                PersonaMembership(company_name=company, role=Role(role))
+                for company, role in roles.items()
+            ],
+        )
+        for persona, roles in await present_personas()
+    ]
     return PersonasOut(password=PASSWORD, personas=personas)
 
 

@@ -26,6 +26,7 @@ AGENT = {"ticket:update", "ticket:share", "ticket:note", "ticket:reply"}
 ADMIN = AGENT | {"ticket:delete"}
 ALL_FIELDS = {"subject", "description", "status", "priority", "assigned_to"}
 AGENT_FIELDS = {"status", "priority", "assigned_to"}
+MANAGE_MEMBERS = frozenset({"members:add", "members:update", "members:remove"})
 LAST_ADMIN = "a company must keep at least one admin: promote another member first"
 
 
@@ -37,6 +38,7 @@ class Persona:
     tickets: dict[str, set[str]]  # subject -> the ticket view's data-action buttons
     fields: set[str]  # the inputs of the ticket view's update form (on tickets they work)
     nav: dict[str, list[str]]  # company -> its links in the navigation
+    members: frozenset[str] = frozenset()  # the members page's data-action buttons
 
 
 PERSONAS = {
@@ -46,6 +48,7 @@ PERSONAS = {
         {INVOICE: ADMIN, EXPORT: ADMIN},
         ALL_FIELDS,
         {"Acme Corp": ["Tickets", "Members", "Audit log"]},
+        MANAGE_MEMBERS,
     ),
     "mark": Persona(
         "mark@acme.example",
@@ -65,6 +68,7 @@ PERSONAS = {
         {LABELS: ADMIN, QUOTE: ADMIN},
         ALL_FIELDS,
         {"Globex Inc": ["Tickets", "Members", "Audit log"]},
+        MANAGE_MEMBERS,
     ),
 }
 
@@ -120,6 +124,18 @@ async def test_persona_sees_their_tickets_and_only_their_actions(
             await expect(form).to_have_count(0)
         await ui.page.go_back()
         await expect(ui.page.locator("[data-ticket-id]")).to_have_count(len(persona.tickets))
+
+    for company, links in persona.nav.items():
+        if "Members" not in links:
+            continue
+        section = ui.page.locator("nav .nav-company", has_text=company)
+        await section.get_by_role("link", name="Members").click()
+        await expect(
+            ui.page.locator("table.members tbody tr[data-member-id]").first
+        ).to_be_visible()
+        buttons = ui.page.locator("main [data-action]")
+        found = {a for b in await buttons.all() if (a := await b.get_attribute("data-action"))}
+        assert found == persona.members, company
 
 
 # -- one allowed and one refused action per persona ------------------------------------------

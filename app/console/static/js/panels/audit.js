@@ -30,12 +30,18 @@ export function questions(ctx) {
   return [question("members:list", { companyId: ctx.params[0] })];
 }
 
+function resource(event) {
+  if (!event.resource_id) return event.resource_type;
+  const text = `${event.resource_type} …${event.resource_id.slice(-6)}`;
+  return event.resource_type === "ticket" ? h("a", { href: `#/tickets/${event.resource_id}` }, text) : text;
+}
+
 function eventRow(event, people) {
   return h("tr", { class: event.allowed ? "allowed" : "denied" },
     h("td", {}, when(event.time)),
     h("td", {}, event.user_id ? people.name(event.user_id) : "—"),
     h("td", {}, h("code", {}, event.action)),
-    h("td", {}, event.resource_type, event.resource_id ? h("span", { class: "muted" }, ` …${event.resource_id.slice(-6)}`) : ""),
+    h("td", { class: "resource" }, resource(event)),
     h("td", {}, h("span", { class: `badge ${event.allowed ? "allowed" : "denied"}` }, event.allowed ? "Allowed" : "Denied")),
     h("td", { class: "reason" }, event.reason));
 }
@@ -49,9 +55,16 @@ export async function render(ctx, firstPage, answers) {
   const more = h("button", { type: "button", class: "secondary load-more" }, "Load more");
   let cursor = null;
 
+  const table = h("div", { class: "table-wrap" },
+    h("table", { class: "audit" },
+      h("caption", { class: "visually-hidden" }, title(ctx)),
+      h("thead", {}, h("tr", {}, ["Time", "Who", "Action", "Resource", "Outcome", "Reason"].map((x) => h("th", { scope: "col" }, x)))),
+      body));
+
   function showPage(page) {
     body.append(...page.items.map((e) => eventRow(e, people)));
     cursor = page.next_cursor;
+    table.hidden = body.rows.length === 0;
     replace(footer, cursor ? more : h("p", { class: "list-end" }, body.rows.length ? "End of the log" : "Nothing recorded yet."));
   }
   more.addEventListener("click", () => busy(more, async () => {
@@ -67,10 +80,5 @@ export async function render(ctx, firstPage, answers) {
   return h("section", { class: "page" },
     h("div", { class: "page-head" }, h("h1", { tabindex: "-1" }, title(ctx))),
     h("p", { class: "muted" }, "Writes and refusals, with the engine's reason. Events are written in the background: a second or so after the fact."),
-    h("div", { class: "table-wrap" },
-      h("table", { class: "audit" },
-        h("caption", { class: "visually-hidden" }, title(ctx)),
-        h("thead", {}, h("tr", {}, ["Time", "Who", "Action", "Resource", "Outcome", "Reason"].map((x) => h("th", { scope: "col" }, x)))),
-        body)),
-    problem, footer);
+    table, problem, footer);
 }

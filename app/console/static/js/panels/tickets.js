@@ -103,8 +103,12 @@ export async function render(ctx, firstPage, answers) {
     }
   }));
 
+  const heading = h("h1", { tabindex: "-1" }, title(ctx));
+
   async function reload() {
     const mine = ++generation;
+    const company = ctx.companies.get(filters.company_id);
+    heading.textContent = company ? `Tickets in ${company.company_name}` : "Tickets";
     history.replaceState(null, "", `#/tickets${query({
       company: filters.company_id, status: filters.status, assignee: filters.assigned_to, q: filters.q,
     })}`);
@@ -122,7 +126,7 @@ export async function render(ctx, firstPage, answers) {
   }
 
   const companySelect = select({ name: "company" },
-    [["", "All my companies"], ...memberships.map((m) => [m.company_id, m.company_name])], filters.company_id);
+    [["", "All companies"], ...memberships.map((m) => [m.company_id, m.company_name])], filters.company_id);
   const statusSelect = select({ name: "status" }, [["", "Any status"], ...STATUSES], filters.status);
   const assigneeSelect = h("select", { name: "assignee" });
   const search = h("input", { type: "search", name: "q", value: filters.q, maxlength: "100", autocomplete: "off", placeholder: "Subject or description" });
@@ -180,7 +184,7 @@ export async function render(ctx, firstPage, answers) {
   showPage(firstPage, { append: false });
   return h("section", { class: "page" },
     h("div", { class: "page-head" },
-      h("h1", { tabindex: "-1" }, title(ctx)),
+      heading,
       canCreate ? h("a", { class: "button", href: "#/new", "data-action": "ticket:create" }, "New ticket") : null),
     form, problem, status, list, footer);
 }
