@@ -51,7 +51,12 @@ function memberRow(member, companyId, answers, ctx) {
         say(problem, `${member.username} is already ${member.role}.`);
         return;
       }
-      await api("PATCH", `/companies/${companyId}/members/${member.user_id}`, { role: role.value });
+      try {
+        await api("PATCH", `/companies/${companyId}/members/${member.user_id}`, { role: role.value });
+      } catch (error) {
+        role.value = member.role; // refused: show the role the member still has
+        throw error;
+      }
       ctx.toast(`${member.username} is now ${role.value}.`);
       await ctx.refresh();
     })));

@@ -188,7 +188,7 @@ function sharing(ticket, ctx, people) {
 function deletion(ticket, ctx) {
   const problem = alertBox();
   const confirm = h("div", { class: "confirm", hidden: true, role: "group", "aria-label": "Confirm deletion" });
-  const start = h("button", { type: "button", class: "danger secondary", "data-action": "ticket:delete" }, "Delete ticket");
+  const start = h("button", { type: "button", class: "danger secondary", "data-action": "ticket:delete", "aria-expanded": "false" }, "Delete ticket");
   const yes = h("button", { type: "button", class: "danger" }, "Delete for good");
   const no = h("button", { type: "button", class: "secondary" }, "Cancel");
   confirm.append(h("p", {}, `Delete ticket #${ticket.number} and its conversation? This cannot be undone.`), yes, no);

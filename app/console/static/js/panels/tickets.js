@@ -129,7 +129,7 @@ export async function render(ctx, firstPage, answers) {
     [["", "All companies"], ...memberships.map((m) => [m.company_id, m.company_name])], filters.company_id);
   const statusSelect = select({ name: "status" }, [["", "Any status"], ...STATUSES], filters.status);
   const assigneeSelect = h("select", { name: "assignee" });
-  const search = h("input", { type: "search", name: "q", value: filters.q, maxlength: "100", autocomplete: "off", placeholder: "Subject or description" });
+  const search = h("input", { type: "search", name: "q", value: filters.q, maxlength: "100", autocomplete: "off", placeholder: "e.g. invoice" });
 
   // `keep`: an assignee named by the address but in no list the caller may read stays
   // selected (shown by its short id); after a company change, it falls back to "Anyone".
