@@ -5,8 +5,10 @@ UV         := $(BUILD)/uv/bin/uv
 VENV       := .venv
 PY         := $(VENV)/bin/python
 DEVDB_PORT ?= 27018
+CHROMIUM   := /usr/bin/chromium
+SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup devdb node-sdk run test lint bench demo seed clean
+.PHONY: setup devdb node-sdk run test lint bench demo seed screenshots clean
 
 setup: $(VENV)/.synced
 
@@ -37,13 +39,20 @@ $(BUILD)/node/.installed: tests/node/package.json tests/node/package-lock.json
 	@cd $(BUILD)/node && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright; Playwright's
+# own browser download is never used. Installed once per machine, only when missing.
+$(CHROMIUM):
+	@echo "setup: installing Chromium from Debian's packages for the browser tests (apt-get; once per machine, a minute or two)"
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
 # Starts on the Python server and builds the Rust one in the background if it is missing.
 run: setup
 	@$(PY) -m scripts.run
 
 # The suite on a one-node replica set (transactions), then the tests of multi-document
 # writes and outages again on a standalone server (no transactions: the undo path).
-test: devdb node-sdk
+test: devdb node-sdk $(CHROMIUM)
 	$(PY) -m pytest
 	DEVDB_TOPOLOGY=standalone $(PY) -m pytest -m topologies
 
@@ -57,6 +66,10 @@ bench: devdb
 
 demo: setup
 	$(PY) -m scripts.demo $(ARGS)
+
+# Rewrites the console screenshots shown in the README (docs/console-*.png).
+screenshots: devdb $(CHROMIUM)
+	CONSOLE_SCREENSHOTS=docs $(PY) -m pytest -q -m browser -k screenshots
 
 seed: setup
 	MONGODB_URI="$${MONGODB_URI:-mongodb://127.0.0.1:$(DEVDB_PORT)/}" $(PY) -m scripts.seed

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from authz.listing import Strategy
@@ -62,8 +62,8 @@ class Settings(BaseSettings):
     jwt_audience: str = "ticketing-api"
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
 
-    # The authorization policy; another file is for tests and experiments.
-    policy_file: Path = DEFAULT_POLICY_PATH
+    # The authorization policy the engine loads at start-up (validated, or start-up stops).
+    policy_file: FilePath = DEFAULT_POLICY_PATH
     list_strategy: Strategy = "pushdown"
     bench_routes: bool = False
 

@@ -22,9 +22,9 @@ from app.routers import (
     auth,
     authz_routes,
     companies,
+    console,
     groups,
     health,
-    home,
     invitations,
     members,
     tickets,
@@ -135,7 +135,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type"],
     )
     for module in (
-        home,
         health,
         auth,
         companies,
@@ -152,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from app.routers import pdp
 
         app.include_router(pdp.router)
+    console.install(app, settings)
     if settings.bench_routes:
         from app.routers import bench
 

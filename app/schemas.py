@@ -484,7 +484,10 @@ class CheckOut(BaseModel):
 
     results: list[bool]
     reasons: list[str]
-    fields: list[list[str] | None]
+    fields: list[list[str] | None] = Field(
+        description="Per question: for an allowed update (`ticket:update`), the fields the "
+        "caller may change; otherwise null"
+    )
 
 
 class CompanyPermissions(BaseModel):

@@ -27,7 +27,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from scripts.seed import PASSWORD, PERSONAS, TICKETS, Persona, memberships_of
+from app.demo import PASSWORD, PERSONAS, Persona
+from scripts.seed import TICKETS, memberships_of
 
 ACME, GLOBEX = "Acme Corp", "Globex Inc"
 AUDIT_WAIT_SECONDS = 10.0  # the server writes the audit trail in the background

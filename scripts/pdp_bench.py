@@ -33,7 +33,7 @@ from permit.enforcement.enforcer import CheckQuery
 from rich.console import Console
 from rich.table import Table
 
-from scripts.seed import PERSONAS
+from app.demo import PERSONAS
 
 PERMIT_CHECK_P50_MS = 7.0
 """Permit's documented PDP latency per check (p50), the reference for the ratio."""

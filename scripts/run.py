@@ -164,7 +164,10 @@ def main() -> int:
             start_new_session=True,
         )
         if listening(current, host, port, lambda: stopping):
-            say(f"API: ready: http://{shown}:{port}/docs (Ctrl-C stops the API and the database)")
+            say(
+                f"ready: the console at http://{shown}:{port}/ and the API at "
+                f"http://{shown}:{port}/docs (Ctrl-C stops the API and the database)"
+            )
         code = current.wait()
         # Stopped by the signal we forwarded: a normal end, not a failure of `make run`.
         return 0 if stopping else code

@@ -29,6 +29,7 @@ from rich.table import Table
 
 from app.config import Settings
 from app.db import make_client
+from app.demo import PASSWORD, PERSONAS
 from app.security import hash_password
 from app.services.access import rebuild
 from app.services.tickets import next_number
@@ -45,22 +46,6 @@ from models import (
     utcnow,
 )
 
-PASSWORD = "demo-pass-2026"
-
-
-@dataclass(frozen=True, slots=True)
-class Persona:
-    """A demo user, with the number of tickets the policy lets them see once seeded."""
-
-    name: str
-    email: str
-    sees: int
-
-    @property
-    def username(self) -> str:
-        """The part of the email before the @."""
-        return self.email.split("@", 1)[0]
-
 
 @dataclass(frozen=True, slots=True)
 class DemoTicket:
@@ -74,18 +59,6 @@ class DemoTicket:
     status: Status = Status.OPEN
     assignee: str | None = None
 
-
-# Ordered as the walkthrough introduces them: customer, admin, agent of Acme, then Globex.
-PERSONAS: tuple[Persona, ...] = (
-    Persona("Lisa", "lisa@acme.example", 1),
-    Persona("Sara", "sara@acme.example", 2),
-    Persona("Mark", "mark@acme.example", 3),
-    Persona("David", "david@globex.example", 1),
-    Persona("Emma", "emma@globex.example", 2),
-    Persona("John", "john@globex.example", 2),
-    # Registered, in no company yet: the colleague `make demo` has Sara add and remove.
-    Persona("Nina", "nina@acme.example", 0),
-)
 
 # The first admin listed is the company's creator.
 COMPANIES: dict[str, dict[str, str]] = {

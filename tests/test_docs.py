@@ -84,7 +84,9 @@ async def test_redoc_asks_for_no_web_fonts(client: httpx.AsyncClient) -> None:
     assert [u for u in references(html) if "font" in u.lower()] == []
 
 
-async def test_the_root_url_leads_to_the_docs(client: httpx.AsyncClient) -> None:
+async def test_the_root_url_is_the_console_which_points_to_the_docs(
+    client: httpx.AsyncClient,
+) -> None:
     r = await client.get("/")
-    assert r.status_code == 307 and r.headers["location"] == "/docs"
-    assert (await client.get("/", follow_redirects=True)).status_code == 200
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+    assert 'href="/docs"' in r.text

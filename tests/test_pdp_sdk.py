@@ -25,10 +25,11 @@ from fastapi import FastAPI
 from permit import Permit, PermitConnectionError
 
 from app.config import Settings
+from app.demo import PERSONAS
 from app.security import create_access_token
 from models import Ticket, User
 from scripts.devdb.process import ROOT
-from scripts.seed import PERSONAS, seed_demo
+from scripts.seed import seed_demo
 from tests.conftest import TEST_PDP_KEY
 from tests.utils.instances import worker
 

@@ -56,6 +56,7 @@ async def worker(settings: Settings, log: Path) -> AsyncIterator[str]:
         "MONGODB_URI": settings.mongodb_uri,
         "MONGODB_DB": settings.mongodb_db,
         "JWT_SECRET": settings.secret_key,
+        "POLICY_FILE": str(settings.policy_file),
         "AUDIT_FLUSH_SECONDS": str(settings.audit_flush_seconds),
     }
     if settings.pdp_api_key is not None:

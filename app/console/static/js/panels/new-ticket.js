@@ -1,0 +1,69 @@
+// Open a ticket, in any company where the engine allows ticket:create (asked by the
+// navigation for every company, so this page needs no question of its own).
+
+import { ApiError, api } from "../api.js";
+import { alertBox, busy, field, h, say, select } from "../dom.js";
+import { PRIORITIES } from "../labels.js";
+
+export const pattern = /^\/new$/;
+export const nav = { label: "New ticket", permission: "ticket:create", global: true, href: () => "#/new" };
+
+export function title() {
+  return "New ticket";
+}
+
+export async function load() {
+  return null;
+}
+
+export function questions() {
+  return [];
+}
+
+export function render(ctx, _data, answers) {
+  const companies = ctx.me.memberships.filter((m) => answers.allows("ticket:create", m.company_id));
+  if (companies.length === 0) {
+    return h("section", { class: "page" },
+      h("h1", { tabindex: "-1" }, "New ticket"),
+      h("p", { class: "empty" }, "You may not open tickets in any company."));
+  }
+  const problem = alertBox();
+  const preferred = ctx.query.get("company");
+  const company = select({ name: "company_id" },
+    companies.map((m) => [m.company_id, m.company_name]),
+    companies.some((m) => m.company_id === preferred) ? preferred : companies[0].company_id);
+  const subject = h("input", { name: "subject", maxlength: "200", autocomplete: "off" });
+  const description = h("textarea", { name: "description", rows: "6", maxlength: "10000" });
+  const priority = select({ name: "priority" }, PRIORITIES, "normal");
+  const submit = h("button", { type: "submit", "data-action": "ticket:create" }, "Open ticket");
+  const form = h("form", { class: "card new-ticket", "aria-labelledby": "new-title", novalidate: true },
+    companies.length > 1 ? field("Company", company) : h("p", {}, "In ", h("strong", {}, companies[0].company_name)),
+    field("Subject", subject, "One line a colleague will recognise in a list."),
+    field("Description", description),
+    field("Priority", priority),
+    problem,
+    submit);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(submit, async () => {
+      say(problem, "");
+      try {
+        const ticket = await api("POST", "/tickets", {
+          company_id: company.value,
+          subject: subject.value.trim(),
+          description: description.value.trim(),
+          priority: priority.value,
+        });
+        ctx.toast(`Ticket #${ticket.number} opened.`);
+        ctx.navigate(`#/tickets/${ticket.id}`);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        say(problem, error.message);
+      }
+    });
+  });
+  return h("section", { class: "page narrow" },
+    h("p", { class: "crumbs" }, h("a", { href: "#/tickets" }, "← Tickets")),
+    h("h1", { id: "new-title", tabindex: "-1" }, "New ticket"),
+    form);
+}
