@@ -151,6 +151,28 @@ class Engine:
             return {rtype.tenant: {"$in": []}}
         return branches[0] if len(branches) == 1 else {"$or": branches}
 
+    def at_most(self, role: str, level: str | None, than_role: str, than_level: str | None) -> bool:
+        """Whether a member with `role` (at access `level`) can do no more, anywhere in the
+        company, than one with `than_role` (at `than_level`): fewer or the same permissions,
+        reaching no further."""
+        permissions = self._role_permissions[role]
+        if not permissions <= self._role_permissions[than_role]:
+            return False
+        mine, theirs = self.level_of(role, level), self.level_of(than_role, than_level)
+        # The types a level could limit: those the role acts on beyond creating (creating is
+        # decided on the company, where no level reaches).
+        limitable = {p.partition(":")[0] for p in permissions if p != self._create_of(p)}
+        for type_name in limitable:
+            reach = self._reach.get((mine, type_name))
+            limit = self._reach.get((theirs, type_name))
+            if limit is not None and (reach is None or not set(reach) <= set(limit)):
+                return False
+        return True
+
+    def _create_of(self, permission: str) -> str | None:
+        rtype = self._types.get(permission.partition(":")[0])
+        return rtype.create if rtype is not None else None
+
     def _reached_as(
         self, principal: Principal, resource: Resource, through: tuple[str, ...]
     ) -> str | None:

@@ -190,3 +190,14 @@ def test_conjoin_flattens_only_disjoint_clauses() -> None:
         "status": "open",
     }
     assert conjoin() == {}
+
+
+def test_at_most_orders_roles_and_levels() -> None:
+    engine = default_engine()
+    assert engine.at_most("agent", None, "admin", None)
+    assert not engine.at_most("admin", None, "agent", None)
+    assert engine.at_most("agent", "groups", "agent", None)
+    assert engine.at_most("agent", "assigned", "agent", "groups")
+    assert not engine.at_most("agent", "groups", "agent", "assigned")
+    assert engine.at_most("customer", None, "agent", "assigned")
+    assert engine.at_most("agent", "all", "agent", None), "all is the default"

@@ -124,17 +124,26 @@ async def change_member(
         losing_owner = current.role == scope.engine.owner_role != new_role
         if losing_owner:
             await _owners_changing(company_id, unit)
-        # Rights out of the copy first; back in, as they are now, last.
-        await access.remove_membership(user_id, company_id, unit, with_grants=False)
+        # The copy of the member's facts never holds more than the record: a change that
+        # only narrows their rights reaches the copy first, one that only widens them last,
+        # and any other takes the role out of the copy first and puts the new one in last.
+        engine = scope.engine
+        narrows = engine.at_most(new_role, level, current.role, current.ticket_access)
+        widens = engine.at_most(current.role, current.ticket_access, new_role, level)
+        if narrows:
+            await access.add_membership(user_id, company_id, new_role, unit, level)
+        elif not widens:
+            await access.remove_membership(user_id, company_id, unit, with_grants=False)
         change = {"role": new_role, "ticket_access": level}
         await _this(current).update(touched({"$set": change}), session=unit.session)
         unit.on_failure(lambda: _revert(current, change))
         if losing_owner:
             await _ensure_an_owner_is_left(scope, company_id, unit)
-        if not scope.engine.is_assignable(new_role):
+        if not engine.is_assignable(new_role):
             await _unassign(company_id, user_id, unit)
             await _leave_groups(company_id, user_id, unit)
-        await access.add_membership(user_id, company_id, new_role, unit, level)
+        if not narrows:
+            await access.add_membership(user_id, company_id, new_role, unit, level)
         changed: Membership = current.model_copy(update=change)
         return changed
 
