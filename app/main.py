@@ -21,12 +21,14 @@ from app.openapi import document_common_errors
 from app.routers import (
     auth,
     authz_routes,
+    bench,
     companies,
     console,
     groups,
     health,
     invitations,
     members,
+    pdp,
     tickets,
     webhooks,
 )
@@ -126,36 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.models = document_classes(app.state.engine, DOCUMENT_MODELS)
     app.state.idp = IdentityProvider(settings) if settings.oidc_issuer else None
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_credentials=False,
-        allow_methods=["GET", "POST", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type"],
-    )
-    for module in (
-        health,
-        auth,
-        companies,
-        members,
-        groups,
-        invitations,
-        tickets,
-        authz_routes,
-    ):
-        app.include_router(module.router)
-    if settings.logto_webhook_signing_key is not None:
-        app.include_router(webhooks.router)
-    if settings.pdp_api_key is not None:
-        from app.routers import pdp
-
-        app.include_router(pdp.router)
-    console.install(app, settings)
-    if settings.bench_routes:
-        from app.routers import bench
-
-        app.include_router(bench.router)
+    _add_middleware(app, settings)
+    _include_routers(app, settings)
     default_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -163,3 +137,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+
+
+def _include_routers(app: FastAPI, settings: Settings) -> None:
+    """The routes; those of optional surfaces only when their setting turns them on."""
+    for module in (health, auth, companies, members, groups, invitations, tickets, authz_routes):
+        app.include_router(module.router)
+    console.install(app, settings)
+    if settings.logto_webhook_signing_key is not None:
+        app.include_router(webhooks.router)
+    if settings.pdp_api_key is not None:
+        app.include_router(pdp.router)
+    if settings.bench_routes:
+        app.include_router(bench.router)

@@ -206,79 +206,71 @@ class Engine:
     # -- decisions -------------------------------------------------------------------------
 
     def check(self, principal: Principal, permission: str, resource: Resource) -> Decision:
-        """Decide whether `principal` holds `permission` on `resource`."""
+        """Decide whether `principal` holds `permission` on `resource`: through their tenant
+        role (as far as its access level reaches), else through an instance role."""
         company = resource.company
         role = principal.roles.get(company)
         if role is None:
             return Decision(False, permission, _NOT_MEMBER, principal.user_id, company)
-        stopped: Decision | None = None
-        if permission in self._role_permissions[role]:
-            through = self.limited(principal, company, permission)
-            if through is None:
-                return Decision(True, permission, _ROLE_GRANTS, role, company, permission)
-            level = self.level(principal, company)
-            as_ = self._reached_as(principal, resource, through)
-            if as_ is not None:
-                return Decision(
-                    True,
-                    permission,
-                    _ROLE_REACHES,
-                    role,
-                    company,
-                    permission,
-                    resource.type,
-                    as_,
-                    level,
-                )
-            reach = " or ".join(through)
-            stopped = Decision(
-                False,
-                permission,
-                _ROLE_STOPS,
-                role,
-                company,
-                permission,
-                resource.type,
-                reach,
-                level,
-            )
+        by_role = self._by_role(principal, role, permission, resource)
+        if by_role is not None and by_role.allowed:
+            return by_role
+        by_instance = self._by_instance_role(principal, permission, resource)
+        if by_instance is not None:
+            return by_instance
+        if by_role is not None:
+            return by_role  # the role grants it, but its access level does not reach here
+        if permission not in self.policy.permissions:
+            return Decision(False, permission, _UNKNOWN, permission)
+        return Decision(False, permission, _ROLE_LACKS, role, company, permission)
+
+    def _by_role(
+        self, principal: Principal, role: str, permission: str, resource: Resource
+    ) -> Decision | None:
+        """The tenant role's decision, or None when the role does not grant `permission`."""
+        if permission not in self._role_permissions[role]:
+            return None
+        company = resource.company
+        through = self.limited(principal, company, permission)
+        if through is None:
+            return Decision(True, permission, _ROLE_GRANTS, role, company, permission)
+        level = self.level(principal, company)
+        reached = self._reached_as(principal, resource, through)
+        if reached is not None:
+            return Decision(
+                True, permission, _ROLE_REACHES, role, company, permission, resource.type,
+                reached, level,
+            )  # fmt: skip
+        return Decision(
+            False, permission, _ROLE_STOPS, role, company, permission, resource.type,
+            " or ".join(through), level,
+        )  # fmt: skip
+
+    def _by_instance_role(
+        self, principal: Principal, permission: str, resource: Resource
+    ) -> Decision | None:
+        """An allowing decision by an instance role held on `resource`, or None."""
         for irole in self._instance_roles.get(resource.type, ()):
             if permission not in irole.permissions:
                 continue
             for relation in irole.derived_from:
                 if resource.relations.get(relation) == principal.user_id:
                     return Decision(
-                        True,
-                        permission,
-                        _INSTANCE_DERIVED,
-                        irole.name,
-                        relation,
-                        resource.type,
-                        resource.id,
-                        permission,
-                    )
-            if resource.id is not None:
-                grant = principal.grants.get(resource.id)
-                if (
-                    grant is not None
-                    and irole.grant_name in grant.roles
-                    and grant.company == company
-                    and grant.resource_type == resource.type
-                ):
-                    return Decision(
-                        True,
-                        permission,
-                        _INSTANCE_GRANTED,
-                        irole.name,
-                        resource.type,
-                        resource.id,
-                        permission,
-                    )
-        if stopped is not None:
-            return stopped
-        if permission not in self.policy.permissions:
-            return Decision(False, permission, _UNKNOWN, permission)
-        return Decision(False, permission, _ROLE_LACKS, role, company, permission)
+                        True, permission, _INSTANCE_DERIVED, irole.name, relation,
+                        resource.type, resource.id, permission,
+                    )  # fmt: skip
+            grant = principal.grants.get(resource.id) if resource.id is not None else None
+            if (
+                grant is not None
+                and irole.grant_name in grant.roles
+                and grant.company == resource.company
+                and grant.resource_type == resource.type
+            ):
+                return Decision(
+                    True, permission, _INSTANCE_GRANTED, irole.name, resource.type,
+                    resource.id, permission,
+                )  # fmt: skip
+        return None
 
     def check_every(self, principal: Principal, permission: str, company: ObjectId) -> Decision:
         """Decide whether `principal` holds `permission` on every resource it applies to in

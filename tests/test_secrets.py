@@ -148,7 +148,7 @@ async def test_cors_refuses_other_origins(cors_app: FastAPI, origin: str) -> Non
 async def test_cors_refuses_unlisted_methods_and_headers(cors_app: FastAPI) -> None:
     async with client_for(cors_app) as c:
         for extra in (
-            {"Access-Control-Request-Method": "PUT"},
+            {"Access-Control-Request-Method": "TRACE"},
             {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "X-Admin"},
         ):
             r = await c.options("/tickets", headers={"Origin": ALLOWED} | extra)
