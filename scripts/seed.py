@@ -1,10 +1,10 @@
 """Seed the demo tenants (the README's walkthrough), or bulk synthetic data for benchmarks.
 
 `make run` runs this before serving, so a fresh clone starts with seven accounts, two
-companies, seven memberships and four tickets that the README walkthrough and `make demo`
-rely on. It is idempotent: every record is matched on a natural key (email, company name,
-(company, subject)) and only what is missing is created, so running it again changes
-nothing.
+companies, seven memberships, one helpdesk group per company and four tickets that the
+README walkthrough and `make demo` rely on. It is idempotent: every record is matched on a
+natural key (email, company name, (company, subject)) and only what is missing is created,
+so running it again changes nothing.
 
     python -m scripts.seed                       # the demo tenants
     python -m scripts.seed --tenants 50 --tickets-per-tenant 2000 --users-per-tenant 40
@@ -12,6 +12,7 @@ nothing.
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import sys
 from collections.abc import Awaitable, Callable
@@ -38,6 +39,8 @@ from authz.facts import load_principal
 from models import (
     DOCUMENT_MODELS,
     Company,
+    Grant,
+    Group,
     Membership,
     Priority,
     Status,
@@ -58,6 +61,7 @@ class DemoTicket:
     priority: Priority = Priority.NORMAL
     status: Status = Status.OPEN
     assignee: str | None = None
+    group: str | None = None
 
 
 # The first admin listed is the company's creator.
@@ -71,6 +75,13 @@ COMPANIES: dict[str, dict[str, str]] = {
     },
 }
 
+# One helpdesk group per company, with its members. The agents keep `all` ticket access,
+# so the groups change nothing of what the personas see until `make demo` scopes Emma.
+GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
+    "Acme Corp": {"Billing": ("mark",)},
+    "Globex Inc": {"Sales": ("emma",)},
+}
+
 TICKETS: tuple[DemoTicket, ...] = (
     DemoTicket(
         "Acme Corp",
@@ -80,6 +91,7 @@ TICKETS: tuple[DemoTicket, ...] = (
         "it, so it is 240 EUR too high. Could you reissue it? Our accounts team cannot pay "
         "it until then.",
         priority=Priority.HIGH,
+        group="Billing",
     ),
     DemoTicket(
         "Acme Corp",
@@ -106,6 +118,7 @@ TICKETS: tuple[DemoTicket, ...] = (
         "Acme Corp expects to triple its monthly order from July. Please send a quote for "
         "600 units a month over twelve months, delivered to our Leeds warehouse.",
         priority=Priority.LOW,
+        group="Sales",
     ),
 )
 
@@ -147,8 +160,14 @@ async def seed_demo(db: AsyncDatabase[Any], console: Console | None = None) -> b
         companies[name] = await _ensure_company(name, creator, note)
         for username, role in roles.items():
             await _ensure_membership(companies[name], users[username], role, creator, note)
+    groups = {
+        (company, name): await _ensure_group(companies[company], name, members, users, note)
+        for company, named in GROUPS.items()
+        for name, members in named.items()
+    }
     for spec in TICKETS:
-        await _ensure_ticket(spec, companies[spec.company], users, note)
+        group = groups.get((spec.company, spec.group or ""))
+        await _ensure_ticket(spec, companies[spec.company], users, group, note)
     for company in companies.values():
         await _ensure_ticket_seq(company, note)
     # The copy of each user's memberships that authorization reads (models.user.Access),
@@ -206,11 +225,45 @@ async def _ensure_membership(
         note(f"{user.username} is {role} of {company.name} again (was {existing.role})")
 
 
+async def _ensure_group(
+    company: Company,
+    name: str,
+    members: tuple[str, ...],
+    users: dict[str, User],
+    note: Callable[[str], None],
+) -> Group:
+    cid = _id(company)
+    group = await Group.find_one(Group.company == cid, Group.name == name)
+    if group is None:
+        group = Group(company=cid, name=name, created_by=company.created_by)
+        try:
+            await group.insert()
+        except DuplicateKeyError:  # a concurrent seed won the race
+            group = await Group.find_one(Group.company == cid, Group.name == name)
+            assert group is not None  # noqa: S101 - the unique index says it exists
+        note(f"group {name} of {company.name}")
+    for username in members:
+        member = {"user": _id(users[username]), "resource_id": group.id, "role": "member"}
+        if await Grant.find_one({**member, "company": cid}) is None:
+            with contextlib.suppress(DuplicateKeyError):
+                await Grant(resource_type="group", company=cid, **member).insert()
+            note(f"{username} is in the {name} group of {company.name}")
+    return group
+
+
 async def _ensure_ticket(
-    spec: DemoTicket, company: Company, users: dict[str, User], note: Callable[[str], None]
+    spec: DemoTicket,
+    company: Company,
+    users: dict[str, User],
+    group: Group | None,
+    note: Callable[[str], None],
 ) -> None:
     cid = _id(company)
-    if await Ticket.find_one({"company": cid, "subject": spec.subject}) is not None:
+    existing = await Ticket.find_one({"company": cid, "subject": spec.subject})
+    if existing is not None:
+        if group is not None and existing.group != group.id:
+            await existing.set({Ticket.group: group.id})  # the demo's story depends on it
+            note(f"ticket #{existing.number} of {company.name} back in {group.name}")
         return
     # The API's own numbering (one `$inc` on Company.ticket_seq), so numbers stay unique
     # even if someone opens a ticket through the running API at the same moment.
@@ -225,6 +278,7 @@ async def _ensure_ticket(
         status=spec.status,
         created_by=_id(users[spec.author]),
         assigned_to=assignee,
+        group=group.id if group is not None else None,
     ).insert()
     note(f"ticket #{number} of {company.name} by {spec.author}: {spec.subject}")
 

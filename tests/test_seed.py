@@ -212,3 +212,35 @@ def test_cli_refuses_malformed_bulk_options(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         parse_args(argv)
     assert exited.value.code == 2
+
+
+async def test_each_company_has_one_group_with_its_agent_and_a_ticket_in_it(
+    app: FastAPI, settings: Settings
+) -> None:
+    """Acme's Billing holds Mark and Lisa's invoice; Globex's Sales holds Emma and Mark's
+    quote. The agents keep `all` access, so what each persona sees is unchanged."""
+    from models import Grant, Group
+
+    await seed_demo(database(app, settings))
+    users = {u.id: u.username for u in await User.find_all().to_list()}
+    companies = {c.id: c.name for c in await Company.find_all().to_list()}
+    groups = await Group.find_all().to_list()
+    assert {(companies[g.company], g.name) for g in groups} == {
+        ("Acme Corp", "Billing"),
+        ("Globex Inc", "Sales"),
+    }
+    members = {
+        (g.name, users[m.user])
+        for g in groups
+        for m in await Grant.find(Grant.resource_id == g.id).to_list()
+    }
+    assert members == {("Billing", "mark"), ("Sales", "emma")}
+    names = {g.id: g.name for g in groups}
+    in_groups = {t.subject: names[t.group] for t in await Ticket.find_all().to_list() if t.group}
+    assert in_groups == {
+        "Invoice 2026-114 charges VAT twice": "Billing",
+        "Quote for 600 units a month from July": "Sales",
+    }
+    assert await visible_ticket_counts() == {EMAILS[n]: SEES[n] for n in SEES} | {
+        "nina@acme.example": 0
+    }
