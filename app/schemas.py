@@ -507,6 +507,7 @@ class PermissionGraph(BaseModel):
 
     user_id: str
     companies: dict[str, CompanyPermissions]
+    company_names: dict[str, str] = Field(description="the name of each company, by id")
     resources: dict[str, dict[str, Any]]
     derived: list[dict[str, Any]]
 

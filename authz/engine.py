@@ -3,7 +3,7 @@
 No I/O happens here. `check` answers one question, `bulk_check` many, `query_filter`
 compiles the same rules into a MongoDB filter, and `permissions` shows the whole graph.
 All of them read the one `Policy`, so a check and a filter can never disagree (a property
-test in tests/test_authz_property.py holds them to it).
+test in tests/api/test_authz_property.py holds them to it).
 """
 
 from collections.abc import Iterable, Mapping, Sequence

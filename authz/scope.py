@@ -7,7 +7,7 @@ single-document operation is authorized once, by `get`, whose `Authorized` resul
 document, the resource it stands for, the decision) is what a write takes, so a write
 never decides twice. Not-found answers what the caller cannot read, forbidden what they
 can read but not change; denials and writes go to the audit trail. Routers never touch
-the collections themselves (tests/test_architecture.py fails if one does).
+the collections themselves (tests/unit/test_architecture.py fails if one does).
 
 Which document class holds which resource type comes from the policy (`collection`) and
 the models' own collection names: nothing here names a resource type.

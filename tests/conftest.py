@@ -82,9 +82,10 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-@pytest.fixture(autouse=True)
-async def _clean(app: FastAPI) -> AsyncIterator[None]:
-    """Each test starts from empty collections."""
+@pytest.fixture
+async def clean(app: FastAPI) -> AsyncIterator[None]:
+    """Empty collections after the test (the folders whose tests use the database make it
+    automatic: tests/api, tests/resilience, tests/browser)."""
     yield
     await app.state.audit.flush()
     for model in DOCUMENT_MODELS:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from app.deps import CallerDep
 from app.openapi import error_responses
 from app.schemas import CheckBatchIn, CheckOut, ObjectIdStr, PermissionGraph
+from app.services.lookups import live_companies
 from authz.scope import Question
 
 router = APIRouter(tags=["authz"])
@@ -25,7 +26,9 @@ async def my_permissions(
     """Per company: roles and permissions; per shared resource: instance roles; and the
     instance roles derived from relations (e.g. the creator of a ticket is its viewer)."""
     companies = [ObjectId(company_id)] if company_id else None
-    return PermissionGraph(**caller.scope.engine.permissions(caller.principal, companies))
+    graph = caller.scope.engine.permissions(caller.principal, companies)
+    names = await live_companies([ObjectId(c) for c in graph["companies"]])
+    return PermissionGraph(**graph, company_names={str(c): n for c, n in names.items()})
 
 
 @router.post(

@@ -21,7 +21,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 
 from app.oidc import parse_key_set
 from models import User
-from tests.idp.conftest import Idp
+from tests.api.idp.conftest import Idp
 from tests.utils.factories import World
 from tests.utils.idp import SigningKey, access_claims, encode, user_created
 from tests.utils.tokens import b64url, hmac_signed

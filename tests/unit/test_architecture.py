@@ -8,7 +8,7 @@ documents) but never query, write or reach the collection of one themselves.
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROTECTED = {"Ticket", "Membership", "Grant", "Company", "AuditEvent", "Invitation"}
 RAW_ACCESS = {
     "get_pymongo_collection",

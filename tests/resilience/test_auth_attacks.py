@@ -1,6 +1,6 @@
 """Attacks on authentication: forged tokens and password guessing.
 
-tests/test_auth.py covers the ordinary bad tokens (tampered, `alg: none`, expired, wrong
+tests/api/test_auth.py covers the ordinary bad tokens (tampered, `alg: none`, expired, wrong
 issuer or audience, unknown user). Here: algorithm confusion (a token signed with an
 asymmetric key, or an HS256 token keyed with a public key), keys smuggled in the header,
 malformed claims; then the login throttle, which is kept in the database so that every worker

@@ -6,7 +6,7 @@ the loopback JWKS) and is a member with that role; her token then lists exactly 
 tickets, neither Acme's others nor another tenant's.
 """
 
-from tests.idp.conftest import Idp
+from tests.api.idp.conftest import Idp
 from tests.utils.factories import World
 from tests.utils.idp import post_register, user_created
 

@@ -1,7 +1,7 @@
 """The Permit-compatible decision point, in process: its door, its edge cases, its audit.
 
-The real SDKs as clients, against a real API process, are in tests/test_pdp_sdk.py; the
-property on random worlds in tests/test_pdp_property.py.
+The real SDKs as clients, against a real API process, are in tests/api/test_pdp_sdk.py; the
+property on random worlds in tests/api/test_pdp_property.py.
 """
 
 from typing import Any

@@ -16,7 +16,7 @@ from pymongo.errors import AutoReconnect
 from app.errors import Unauthorized
 from app.logto import verify_signature
 from models import User, WebhookDelivery
-from tests.idp.conftest import Idp
+from tests.api.idp.conftest import Idp
 from tests.utils.factories import PASSWORD, World
 from tests.utils.idp import (
     WEBHOOK_KEY,

@@ -1,8 +1,8 @@
 """The PDP on random worlds: its answers are the REST API's, and the engine's.
 
-Worlds are drawn as in tests/test_authz_property.py (users in none, one or several
-companies, tickets, grants, some of them left over from a lost membership), the users made
-real accounts. For every user of a world:
+Worlds are drawn as for tests/api/test_authz_property.py (tests/utils/worlds.py: users in
+none, one or several companies, groups and access levels, tickets, grants, some of them
+left over from a lost membership). For every user of a world:
 
 - every ticket and action through `/pdp/allowed/bulk` equals `Engine.check`, and the REST
   API: `/authz/check` for every action, `GET /tickets` for read, an empty `PATCH` for update;
@@ -24,7 +24,7 @@ from authz.engine import default_engine
 from authz.facts import load_principal
 from models import AuditEvent, Company, User
 from tests.conftest import TEST_PDP_KEY
-from tests.test_authz_property import clear, worlds, write
+from tests.utils.worlds import clear, worlds, write
 
 KEY = {"Authorization": f"Bearer {TEST_PDP_KEY}"}
 ACTIONS = ("read", "update", "delete", "reply", "note", "share", "create")
