@@ -46,7 +46,7 @@ from models import (
     Status,
     Ticket,
     User,
-    utcnow,
+    touched,
 )
 
 
@@ -221,7 +221,9 @@ async def _ensure_membership(
         note(f"{user.username} is {role} of {company.name}")
     elif existing.role != role:
         # The demo's story and its expected counts depend on these exact roles.
-        await existing.set({Membership.role: role, Membership.updated_at: utcnow()})
+        await Membership.find_one(Membership.id == existing.id).update(
+            touched({"$set": {"role": role}})
+        )
         note(f"{user.username} is {role} of {company.name} again (was {existing.role})")
 
 

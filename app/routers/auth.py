@@ -14,7 +14,7 @@ from app.schemas import LoginIn, MembershipOut, MeOut, RegisterIn, TokenForm, To
 from app.security import create_access_token, hash_password_async, verify_password_async
 from app.services.lookups import live_companies
 from authz.errors import Conflict, InvalidInput
-from models import User, utcnow
+from models import User, touched
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -65,7 +65,9 @@ async def _sign_in(email: str, password: str, request: Request, settings: Settin
         await throttle.record_failure(attempt, settings)
         raise Unauthorized(BAD_CREDENTIALS)
     if new_hash:
-        await user.set({User.password_hash: new_hash, User.updated_at: utcnow()})
+        await User.find_one(User.id == user.id).update(
+            touched({"$set": {"password_hash": new_hash}})
+        )
     await throttle.record_success(attempt)
     issued = create_access_token(str(user.id), settings)
     return TokenOut(access_token=issued.access_token, expires_in=issued.expires_in)
