@@ -78,8 +78,10 @@ async def build(client: Client, opts: Options, size: int) -> World:
     """Seed `opts.tenants` tenants of `size` tickets, index them as the app does, and pick
     the personas from what was written (never from knowledge of the generator)."""
     db = client[db_name(size)]
+    # Indexes first, as the app has them: building one afterwards over 200,000 tickets is
+    # one transaction that the dev database retries for ever once it outgrows the cache.
+    await bind(client, db.name)
     seeded = await seed_synthetic(db, opts.tenants, size, opts.users_per_tenant(size))
-    await bind(client, db.name)  # indexes after the bulk inserts: faster
     found = await db["companies"].find({}, {"_id": 1}).sort("name", 1).to_list()
     companies = [c["_id"] for c in found]
     memberships = await db["memberships"].find({}, {"user": 1, "company": 1, "role": 1}).to_list()
