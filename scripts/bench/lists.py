@@ -120,7 +120,9 @@ async def _explain(world: World, engine: Engine) -> str:
         plan = await world.db.command({"explain": find})
     except PyMongoError:
         return "unknown"
-    names = sorted(set(re.findall(r"'indexName': '([^']+)'", str(plan["queryPlanner"]["winningPlan"]))))
+    names = sorted(
+        set(re.findall(r"'indexName': '([^']+)'", str(plan["queryPlanner"]["winningPlan"])))
+    )
     return f"IXSCAN {', '.join(names)}" if names else "collection scan"
 
 
