@@ -6,6 +6,7 @@ import os
 import platform
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]  # no stubs in the dependency group
@@ -131,13 +132,14 @@ def update_readme(results: Results, readme: Path) -> None:
     rows += [
         [f"`{r.name}`", r.what, str(r.goal), f"{r.value:.2f}: {verdict(r)}"] for r in results.ratios
     ]
+    intro = _README_INTRO.format(seconds=results.seconds / 60, server=results.server)
     body = [
         "## Benchmarks",
         "",
-        _README_INTRO.format(seconds=results.seconds / 60, server=results.server),
+        textwrap.fill(intro, 90),
         "",
         *_markdown_table(rows),
-        _README_MORE,
+        textwrap.fill(_README_MORE, 90),
         "",
     ]
     text = readme.read_text()
