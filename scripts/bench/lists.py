@@ -219,10 +219,12 @@ def _server_notes(run: Run) -> list[str]:
         "`{company, _id}` index in order. MongoDB stops that scan at the limit, after 50 "
         "keys, whatever the tenant's size. SecantusDB's Rust server does not: its `find` "
         "collects every document the filter matches, sorts them, and only then applies "
-        "the limit, so an agent's first page reads the whole tenant (the *query alone* "
-        "column grows the same way: it is the server, not the authorization). The product "
-        "code does not work around a server's limit. A customer's page stays flat because "
-        "what a customer may see does not grow with the tenant."
+        "the limit (its `explain` describes mongod's plan, not this execution), so an "
+        "agent's first page reads the whole tenant, and the *query* column grows the same "
+        "way: it is the server, not the authorization. The product code does not work "
+        "around a server's limit. A customer's page stays flat because what a customer may "
+        "see does not grow with the tenant; on this server a customer filing twenty times "
+        "more tickets would see their page grow with them, and MongoDB would not."
     ]
 
 
