@@ -2,9 +2,9 @@
 
 `authz_overhead` divides the median latency of `GET /tickets?company_id=..&limit=50`, as
 an agent, by that of `GET /bench/tickets-unauthorized` with the same parameters: the same
-authentication, query and rendering with no facts, no filter and no read projection
-(`app/routers/bench.py`, mounted with `BENCH_ROUTES=1` in development only), which is the
-limit. For an agent both send the very same query, and both pages are checked equal. The
+authentication (one read of the user), query and rendering, without the principal, the
+filter or the read projection (`app/routers/bench.py`, mounted with `BENCH_ROUTES=1` in
+development only), which is the limit. For an agent both send the very same query, and both pages are checked equal. The
 clients send the two routes interleaved (A B A B ...) so noise hits both alike; each round
 gives one ratio.
 """
