@@ -146,8 +146,8 @@ async def measure(run: Run) -> Section:
     ratio = Ratio(
         "check_vs_pycasbin",
         [t / o for t, o in zip(theirs, ours, strict=True)],
-        "Engine.check decisions/s over pycasbin's (the faster of its two enforcers)",
-        f"a bare role look-up decides {rate['bare look-up']:,.0f}/s; Engine.check runs at "
+        "`Engine.check` decisions/s over pycasbin's (the faster of its two enforcers)",
+        f"a bare role look-up decides {rate['bare look-up']:,.0f}/s; `Engine.check` runs at "
         f"{near:.0%} of it while also naming its reason",
     )
     docs = await world.db["tickets"].find({"company": world.company}).limit(BULK).to_list()

@@ -149,7 +149,8 @@ def _scaling_ratio(timings: dict[Key, Timing], small: int, big: int) -> Ratio:
     return Ratio(
         "pushdown_scaling",
         _per_round(timings, (big, "customer", "pushdown"), (small, "customer", "pushdown")),
-        f"a customer's first page (pushdown) at {big:,} tickets/tenant over the same at {small:,}",
+        f"a customer's first page (`pushdown`) at {big:,} tickets/tenant over the same "
+        f"at {small:,}",
         f"the query alone scales by {alone:.2f} between the same two sizes",
     )
 
@@ -185,7 +186,7 @@ async def measure(run: Run) -> Section:
     docs = Ratio(
         "pushdown_docs_per_result",
         [received / max(returned, 1)],
-        "documents the database sent per ticket returned (pushdown; every persona, two pages)",
+        "documents the database sent per ticket returned (`pushdown`; every persona, two pages)",
         "1.0: the database sends nothing the caller may not see",
     )
     post, push = (timings[(opts.post_size, "customer", s)].docs for s in ("post", "pushdown"))

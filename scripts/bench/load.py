@@ -4,9 +4,9 @@
 an agent, by that of `GET /bench/tickets-unauthorized` with the same parameters: the same
 authentication (one read of the user), query and rendering, without the principal, the
 filter or the read projection (`app/routers/bench.py`, mounted with `BENCH_ROUTES=1` in
-development only), which is the limit. For an agent both send the very same query, and both pages are checked equal. The
-clients send the two routes interleaved (A B A B ...) so noise hits both alike; each round
-gives one ratio.
+development only), which is the limit. For an agent both send the very same query, and
+both pages are checked equal. The clients send the two routes interleaved (A B A B ...) so
+noise hits both alike; each round gives one ratio.
 """
 
 import asyncio
@@ -90,15 +90,15 @@ async def _overhead(client: httpx.AsyncClient, jobs: dict[str, Job], run: Run) -
 
 
 async def _one_client(
-    client: httpx.AsyncClient, api: Api, jobs: dict[str, Job], blocks: int = 4, size: int = 25
+    client: httpx.AsyncClient, api: Api, jobs: dict[str, Job], blocks: int = 8, size: int = 10
 ) -> dict[str, tuple[float, float]]:
-    """Each route alone, one request at a time, in alternating blocks: its median latency
-    without queueing, and the API process's CPU milliseconds per request (summed over the
-    blocks: the operating system counts CPU time in ticks of 10 ms)."""
+    """Each route alone, one request at a time, in blocks alternating A B, B A, ...: its
+    median latency without queueing, and the API process's CPU milliseconds per request
+    (summed over the blocks: the operating system counts CPU time in ticks of 10 ms)."""
     latencies: Latencies = defaultdict(list)
     cpu: dict[str, float] = defaultdict(float)
-    for _ in range(blocks):
-        for label, job in jobs.items():
+    for block in range(blocks):
+        for label, job in list(jobs.items())[:: 1 if block % 2 == 0 else -1]:
             before = api.cpu_ms()
             latencies[label] += (await drive(client, iter([job] * size), 1))[label]
             cpu[label] += api.cpu_ms() - before
@@ -191,7 +191,7 @@ def _section(
     ratio = Ratio(
         "authz_overhead",
         overhead["ratios"],
-        f"{AUTHORIZED} median latency over the same query without authorization, "
+        f"`{AUTHORIZED}` median latency over the same query without authorization, "
         f"{run.opts.clients} clients, routes interleaved",
         f"without authorization {loaded[BASELINE]:,.1f} ms, with {loaded[AUTHORIZED]:,.1f} ms",
     )

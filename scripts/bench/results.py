@@ -18,7 +18,7 @@ class Goal:
         return value >= self.target if self.op == ">=" else value <= self.target
 
     def __str__(self) -> str:
-        return f"{self.op} {self.target:g}"
+        return f"{self.op} {self.target:.1f}" if self.target < 10 else f"{self.op} {self.target:g}"
 
 
 # The headline figures, in the order they are printed (`RATIO <name> <value>`).
