@@ -16,7 +16,7 @@ exactly the field shapes of `models/*.py` (a test validates them against the mod
 - viewer grants: tickets shared with another customer of the same tenant.
 
 `scripts/seed.py --tenants T --tickets-per-tenant N --users-per-tenant U` and
-`scripts/bench.py` call `seed_synthetic`. Calling it again on the same database adds new
+`scripts/bench` call `seed_synthetic`. Calling it again on the same database adds new
 tenants after the existing synthetic ones instead of colliding with them.
 """
 
