@@ -152,6 +152,26 @@ async def test_readable_at_phone_width(browser: Browser, console_url: str, demo:
     assert ui.problems == []
 
 
+async def test_admin_pages_readable_at_phone_width(
+    browser: Browser, console_url: str, demo: Demo
+) -> None:
+    """Wide tables scroll in their own box; the page itself never scrolls sideways."""
+    ui, context = await open_ui(browser, console_url, PHONE)
+    acme = demo.companies["Acme Corp"]
+    try:
+        await ui.sign_in("sara@acme.example")
+        for panel in ("members", "groups", "invitations", "audit"):
+            await ui.goto(f"#/companies/{acme}/{panel}")
+            await expect(ui.page.locator("main h1")).to_contain_text("Acme Corp")
+            overflow = await ui.page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"the {panel} page scrolls sideways at phone width"
+    finally:
+        await context.close()
+    assert ui.problems == []
+
+
 SHOTS = {"lisa": "customer", "mark": "agent", "sara": "admin"}
 
 
