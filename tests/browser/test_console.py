@@ -70,12 +70,18 @@ async def test_each_page_view_asks_the_engine_once(ui: UI, demo: Demo) -> None:
     await ui.page.get_by_role("link", name="Members").click()
     await expect(ui.page.locator("[data-action='members:add']")).to_be_visible()
     assert ui.authz_calls == 3
+    await ui.page.get_by_role("link", name="Groups").click()
+    await expect(ui.page.locator("[data-action='group:manage']")).to_be_visible()
+    assert ui.authz_calls == 4
+    await ui.page.get_by_role("link", name="Invitations").click()
+    await expect(ui.page.locator("[data-action='members:add']")).to_be_visible()
+    assert ui.authz_calls == 5
     # Filtering the list is not a new page view: no new question.
     await ui.page.get_by_role("link", name="All tickets").click()
     await expect(ui.page.locator("[data-ticket-id]")).to_have_count(2)
     await ui.page.select_option("select[name=status]", "open")
     await expect(ui.page.locator("[data-ticket-id]")).to_have_count(1)
-    assert ui.authz_calls == 4
+    assert ui.authz_calls == 6
 
 
 async def test_filters_search_and_empty_state(ui: UI, demo: Demo) -> None:

@@ -167,6 +167,46 @@ async def test_an_agent_sees_groups_but_cannot_change_them(
     )
 
 
+async def test_a_scoped_agent_moves_a_ticket_only_within_his_reach(
+    ui: UI, demo: Demo, world: World
+) -> None:
+    """Mark, scoped to Billing: refused (403) moving its ticket to a group not his; allowed
+    to take it out of any group, after which it is out of his reach and leaves his list."""
+    acme = await Company.get(demo.companies["Acme Corp"])
+    mark = await User.get(demo.users["mark"])
+    assert acme is not None and mark is not None
+    billing = await world.group(acme, "Billing", mark)
+    logistics = await world.group(acme, "Logistics")
+    await world.access(acme, mark, "groups")
+    await Ticket.find_one(Ticket.subject == INVOICE).update({"$set": {"group": billing.id}})
+
+    await ui.sign_in("mark@acme.example")
+    page = ui.page
+    subjects = page.locator("[data-ticket-id] .ticket-subject")
+    await expect(subjects).to_have_text([QUOTE, EXPORT, INVOICE])
+    await open_ticket(ui, demo, INVOICE)
+    invoice_path = f"/tickets/{demo.tickets[INVOICE]}"
+
+    await page.locator("form.edit select[name=group_id]").select_option(str(logistics.id))
+    ui.expect_refusal(403, invoice_path)
+    await page.click('[data-action="ticket:update"]')
+    await expect(page.locator("form.edit [role=alert]")).to_have_text(
+        "you may move a ticket only into one of your groups, or out of any group"
+    )
+    invoice = await Ticket.get(demo.tickets[INVOICE])
+    assert invoice is not None and invoice.group == billing.id
+
+    await page.locator("form.edit select[name=group_id]").select_option("")
+    ui.expect_refusal(404, invoice_path)  # the page's look after the move: out of reach
+    await page.click('[data-action="ticket:update"]')
+    await expect(page.locator("#toast")).to_have_text(
+        "Ticket #1 saved. It is now outside your ticket access."
+    )
+    await expect(subjects).to_have_text([QUOTE, EXPORT])
+    invoice = await Ticket.get(demo.tickets[INVOICE])
+    assert invoice is not None and invoice.group is None
+
+
 async def test_screenshots_of_the_admins_groups_panel(
     browser: Browser, console_url: str, demo: Demo, world: World, tmp_path: Path
 ) -> None:

@@ -3,7 +3,7 @@
 // this ticket; `ticket:update` comes back with the fields the caller may change, and only
 // those become inputs.
 
-import { api } from "../api.js";
+import { ApiError, api } from "../api.js";
 import { question } from "../authz.js";
 import { alertBox, attempt, busy, field, h, say, select, when } from "../dom.js";
 import { PRIORITIES, STATUSES, label } from "../labels.js";
@@ -67,6 +67,18 @@ function groupOptions(groups, ticket) {
   return options;
 }
 
+/** Whether the caller may still read the ticket: an agent whose access is limited to their
+ * groups (or their assignments) loses a ticket they move out of their reach. */
+async function stillReadable(ticket) {
+  try {
+    await api("GET", `/tickets/${ticket.id}`);
+    return true;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return false;
+    throw error;
+  }
+}
+
 function editForm(ticket, writable, ctx, people, groups) {
   const problem = alertBox();
   const controls = {};
@@ -115,6 +127,11 @@ function editForm(ticket, writable, ctx, people, groups) {
     }
     busy(save, () => attempt(problem, async () => {
       await api("PATCH", `/tickets/${ticket.id}`, changes);
+      if (("group_id" in changes || "assigned_to" in changes) && !(await stillReadable(ticket))) {
+        ctx.toast(`Ticket #${ticket.number} saved. It is now outside your ticket access.`);
+        ctx.navigate("#/tickets");
+        return;
+      }
       ctx.toast(`Ticket #${ticket.number} saved.`);
       await ctx.refresh({ focus: '[data-action="ticket:update"]' });
     }));
