@@ -166,6 +166,22 @@ async def test_an_agent_sees_groups_but_cannot_change_them(
         ["No group", "Billing", "Logistics"]
     )
 
+    # And open one in a group of Acme, where he is an agent; in Globex, where he is a
+    # customer, the engine lists no group_id among his fields: no group is offered.
+    await page.get_by_role("link", name="New ticket").first.click()
+    group = page.locator("form.new-ticket select[name=group_id]")
+    await page.select_option("select[name=company_id]", str(demo.companies["Globex Inc"]))
+    await expect(group).to_be_hidden()
+    await page.select_option("select[name=company_id]", str(acme.id))
+    await expect(group.locator("option")).to_have_text(["No group", "Billing", "Logistics"])
+    await group.select_option(label="Billing")
+    await page.fill("input[name=subject]", "Refund for order 5512")
+    await page.fill("textarea[name=description]", "Charged twice on 3 March.")
+    await page.click('[data-action="ticket:create"]')
+    await expect(page.locator(".details dt:text-is('Group') + dd")).to_have_text("Billing")
+    opened = await Ticket.find_one(Ticket.subject == "Refund for order 5512")
+    assert opened is not None and opened.group == billing.id
+
 
 async def test_a_scoped_agent_moves_a_ticket_only_within_his_reach(
     ui: UI, demo: Demo, world: World
