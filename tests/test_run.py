@@ -143,7 +143,7 @@ def stop_and_restart(tmp_path: Path, api_port: int, db_port: int) -> None:
         assert "Traceback" not in out and "KeyboardInterrupt" not in out, f"stop {stop}:\n{out}"
         assert "devdb: stopped" in out, out
         # The address is announced once it answers, not before (it used to be, seconds early).
-        ready = out.index(f"API: ready: http://127.0.0.1:{api_port}/docs")
+        ready = out.index(f"ready: the console at http://127.0.0.1:{api_port}/")
         assert ready > out.index("Application startup complete"), out
         assert port_is_free(db_port), f"stop {stop}: the database still listens"
         assert port_is_free(api_port), f"stop {stop}: the API still listens"
