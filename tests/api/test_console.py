@@ -149,6 +149,33 @@ async def test_check_reports_the_fields_an_allowed_update_may_change(
     assert answers["lisa"]["fields"] == [None, None, None, None]
 
 
+async def test_check_answers_the_consoles_company_questions_by_permission_name(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """The questions behind the groups, invitations and members panels, asked as the
+    console asks them: a permission name on a company (the split form agrees)."""
+    sara, mark, lisa = [await world.user(n) for n in ("sara", "mark", "lisa")]
+    acme = await world.company("Acme", admin=sara)
+    await world.member(acme, mark, "agent")
+    await world.member(acme, lisa, "customer")
+    asked = ["group:manage", "group:read", "members:add", "members:update", "members:list"]
+    by_name = [{"permission": p, "company_id": str(acme.id)} for p in asked]
+    split = [
+        {"action": p.split(":")[1], "resource_type": p.split(":")[0], "company_id": str(acme.id)}
+        for p in asked
+    ]
+    expected = {
+        "sara": [True, True, True, True, True],
+        "mark": [False, True, False, False, True],
+        "lisa": [False, False, False, False, False],
+    }
+    for user in (sara, mark, lisa):
+        for checks in (by_name, split):
+            r = await client.post("/authz/check", json={"checks": checks}, headers=world.auth(user))
+            assert r.status_code == 200, r.text
+            assert r.json()["results"] == expected[user.username], (user.username, checks[0])
+
+
 def test_policy_file_must_exist() -> None:
     with pytest.raises(ValidationError, match="policy_file"):
         Settings(environment="development", jwt_secret="d" * 48, policy_file="/nowhere.toml")

@@ -70,12 +70,18 @@ async def test_each_page_view_asks_the_engine_once(ui: UI, demo: Demo) -> None:
     await ui.page.get_by_role("link", name="Members").click()
     await expect(ui.page.locator("[data-action='members:add']")).to_be_visible()
     assert ui.authz_calls == 3
+    await ui.page.get_by_role("link", name="Groups").click()
+    await expect(ui.page.locator("[data-action='group:manage']")).to_be_visible()
+    assert ui.authz_calls == 4
+    await ui.page.get_by_role("link", name="Invitations").click()
+    await expect(ui.page.locator("[data-action='members:add']")).to_be_visible()
+    assert ui.authz_calls == 5
     # Filtering the list is not a new page view: no new question.
     await ui.page.get_by_role("link", name="All tickets").click()
     await expect(ui.page.locator("[data-ticket-id]")).to_have_count(2)
     await ui.page.select_option("select[name=status]", "open")
     await expect(ui.page.locator("[data-ticket-id]")).to_have_count(1)
-    assert ui.authz_calls == 4
+    assert ui.authz_calls == 6
 
 
 async def test_filters_search_and_empty_state(ui: UI, demo: Demo) -> None:
@@ -147,6 +153,26 @@ async def test_readable_at_phone_width(browser: Browser, console_url: str, demo:
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
             assert overflow <= 0, f"{hash_} scrolls sideways at phone width"
+    finally:
+        await context.close()
+    assert ui.problems == []
+
+
+async def test_admin_pages_readable_at_phone_width(
+    browser: Browser, console_url: str, demo: Demo
+) -> None:
+    """Wide tables scroll in their own box; the page itself never scrolls sideways."""
+    ui, context = await open_ui(browser, console_url, PHONE)
+    acme = demo.companies["Acme Corp"]
+    try:
+        await ui.sign_in("sara@acme.example")
+        for panel in ("members", "groups", "invitations", "audit"):
+            await ui.goto(f"#/companies/{acme}/{panel}")
+            await expect(ui.page.locator("main h1")).to_contain_text("Acme Corp")
+            overflow = await ui.page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"the {panel} page scrolls sideways at phone width"
     finally:
         await context.close()
     assert ui.problems == []

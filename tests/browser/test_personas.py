@@ -24,8 +24,8 @@ QUOTE = "Quote for 600 units a month from July"
 VIEWER = {"ticket:reply"}
 AGENT = {"ticket:update", "ticket:share", "ticket:note", "ticket:reply"}
 ADMIN = AGENT | {"ticket:delete"}
-ALL_FIELDS = {"subject", "description", "status", "priority", "assigned_to"}
-AGENT_FIELDS = {"status", "priority", "assigned_to"}
+ALL_FIELDS = {"subject", "description", "status", "priority", "assigned_to", "group_id"}
+AGENT_FIELDS = {"status", "priority", "assigned_to", "group_id"}
 MANAGE_MEMBERS = frozenset({"members:add", "members:update", "members:remove"})
 LAST_ADMIN = "a company must keep at least one admin: promote another member first"
 
@@ -47,27 +47,27 @@ PERSONAS = {
         "sara@acme.example",
         {INVOICE: ADMIN, EXPORT: ADMIN},
         ALL_FIELDS,
-        {"Acme Corp": ["Tickets", "Members", "Audit log"]},
+        {"Acme Corp": ["Tickets", "Members", "Groups", "Invitations", "Audit log"]},
         MANAGE_MEMBERS,
     ),
     "mark": Persona(
         "mark@acme.example",
         {INVOICE: AGENT, EXPORT: AGENT, QUOTE: VIEWER},
         AGENT_FIELDS,
-        {"Acme Corp": ["Tickets", "Members"], "Globex Inc": ["Tickets"]},
+        {"Acme Corp": ["Tickets", "Members", "Groups"], "Globex Inc": ["Tickets"]},
     ),
     "david": Persona("david@globex.example", {LABELS: VIEWER}, set(), {"Globex Inc": ["Tickets"]}),
     "emma": Persona(
         "emma@globex.example",
         {LABELS: AGENT, QUOTE: AGENT},
         AGENT_FIELDS,
-        {"Globex Inc": ["Tickets", "Members"]},
+        {"Globex Inc": ["Tickets", "Members", "Groups"]},
     ),
     "john": Persona(
         "john@globex.example",
         {LABELS: ADMIN, QUOTE: ADMIN},
         ALL_FIELDS,
-        {"Globex Inc": ["Tickets", "Members", "Audit log"]},
+        {"Globex Inc": ["Tickets", "Members", "Groups", "Invitations", "Audit log"]},
         MANAGE_MEMBERS,
     ),
 }

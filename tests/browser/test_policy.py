@@ -48,7 +48,7 @@ async def test_a_policy_change_changes_what_the_page_offers(
     shipped = await ticket_offer(ui, demo, "mark@acme.example")
     assert shipped == (
         {"ticket:update", "ticket:share", "ticket:note", "ticket:reply"},
-        {"status", "priority", "assigned_to"},
+        {"status", "priority", "assigned_to", "group_id"},
     )
 
     edited = settings.model_copy(update={"policy_file": agent_without_share_or_priority(tmp_path)})
@@ -58,7 +58,7 @@ async def test_a_policy_change_changes_what_the_page_offers(
             mark = await ticket_offer(other, demo, "mark@acme.example")
             assert mark == (
                 {"ticket:update", "ticket:note", "ticket:reply"},
-                {"status", "assigned_to"},
+                {"status", "assigned_to", "group_id"},
             )
             await expect(other.page.locator('[data-action="ticket:share"]')).to_have_count(0)
             # Admins keep what the edit did not touch.

@@ -6,7 +6,8 @@ import { api } from "./api.js";
 
 const BATCH = 100; // the endpoint's limit per call; a page view needs far fewer
 
-/** A question: a permission ("ticket:share") on a ticket (`resourceId`) or a company. */
+/** A question: a permission ("ticket:share") on a ticket (`resourceId`), or one decided
+ * per company ("group:manage", "members:add") on a company (`companyId`). */
 export function question(permission, { resourceId, companyId } = {}) {
   return { permission, resourceId, companyId };
 }
@@ -54,8 +55,7 @@ export async function ask(questions) {
   for (let start = 0; start < unique.length; start += BATCH) {
     const batch = unique.slice(start, start + BATCH);
     const checks = batch.map((q) => {
-      const [resourceType, action] = q.permission.split(":");
-      const check = { action, resource_type: resourceType };
+      const check = { permission: q.permission };
       if (q.resourceId) check.resource_id = q.resourceId;
       if (q.companyId) check.company_id = q.companyId;
       return check;

@@ -1,6 +1,8 @@
 // Building the page from data without ever parsing data as HTML: every text goes in through
 // textContent, so a ticket subject such as "<img onerror=...>" stays text.
 
+import { ApiError } from "./api.js";
+
 /** An element: h("button", {type: "submit", onclick: f}, "Save"). */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -61,6 +63,17 @@ export function alertBox() {
 export function say(box, message) {
   box.textContent = message || "";
   box.hidden = !message;
+}
+
+/** Run `work`; a refusal from the server is shown in `box` in the server's own words. */
+export async function attempt(box, work) {
+  say(box, "");
+  try {
+    await work();
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    say(box, error.message);
+  }
 }
 
 /** A spinner line for loading states. */

@@ -1,5 +1,5 @@
-// The values the API accepts for a ticket's status and priority and a member's role, with
-// their labels. What a caller may set is the engine's business (POST /authz/check).
+// The values the API accepts for a ticket's status and priority, a member's role and an
+// agent's ticket access, with their labels. What a caller may set is the engine's business (POST /authz/check).
 
 export const STATUSES = [
   ["open", "Open"],
@@ -18,6 +18,14 @@ export const ROLES = [
   ["admin", "Admin"],
   ["agent", "Agent"],
   ["customer", "Customer"],
+];
+
+// Which of these a role may have is the policy's business: the console offers them all to
+// an admin and shows the server's refusal (422, naming what the role may have).
+export const ACCESS_LEVELS = [
+  ["all", "All tickets"],
+  ["groups", "Their groups"],
+  ["assigned", "Assigned only"],
 ];
 
 /** The label of `value` in one of the lists above. */

@@ -49,7 +49,7 @@ function findPanel(path) {
 
 /** The navigation's questions: for each company, the permission behind each panel link. */
 function navQuestions(me) {
-  return PANELS.filter((p) => p.nav).flatMap((p) =>
+  return PANELS.filter((p) => p.nav && !p.nav.always).flatMap((p) =>
     me.memberships.map((m) => question(p.nav.permission, { companyId: m.company_id })),
   );
 }
@@ -64,8 +64,9 @@ function renderNav(me, answers) {
     const companies = me.memberships.filter((m) => answers.allows(p.nav.permission, m.company_id));
     return companies.length ? [link(p.nav.href(), p.nav.label, here)] : [];
   });
+  const everyone = PANELS.filter((p) => p.nav?.always).map((p) => link(p.nav.href(), p.nav.label, here));
   const perCompany = me.memberships.map((m) => {
-    const links = PANELS.filter((p) => p.nav && !p.nav.global && answers.allows(p.nav.permission, m.company_id))
+    const links = PANELS.filter((p) => p.nav && !p.nav.global && !p.nav.always && answers.allows(p.nav.permission, m.company_id))
       .map((p) => link(p.nav.href(m.company_id), p.nav.label, here));
     return h("section", { class: "nav-company", "aria-label": m.company_name },
       h("h2", {}, m.company_name, " ", h("span", { class: "role" }, m.role)),
@@ -73,7 +74,8 @@ function renderNav(me, answers) {
   });
   replace(nav,
     h("ul", {}, link("#/tickets", "All tickets", here), global),
-    me.memberships.length ? perCompany : h("p", { class: "muted" }, "You belong to no company yet."));
+    me.memberships.length ? perCompany : h("p", { class: "muted" }, "You belong to no company yet."),
+    h("ul", { class: "nav-everyone" }, everyone));
 }
 
 function renderAccount(me) {

@@ -27,6 +27,11 @@ export class People {
     return this.byCompany.get(companyId);
   }
 
+  /** A member of one of the listed companies, or undefined. */
+  member(userId) {
+    return this.byId.get(userId);
+  }
+
   /** A person's display name: "you", a member's username, or a short id. */
   name(userId) {
     if (!userId) return null;

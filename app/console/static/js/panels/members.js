@@ -1,11 +1,12 @@
-// A company's members: listed for those with members:list; added, re-roled and removed for
-// those the engine allows. The server's refusals (the last admin, an unknown email) are
-// shown as it words them.
+// A company's members: listed for those with members:list; added, re-roled, given a ticket
+// access level and removed for those the engine allows. The server's refusals (the last
+// admin, an unknown email, an access level the member's role may not have) are shown as it
+// words them: which levels a role allows is the policy's, so the page offers them all.
 
-import { ApiError, api } from "../api.js";
+import { api } from "../api.js";
 import { question } from "../authz.js";
-import { alertBox, busy, field, h, say, select } from "../dom.js";
-import { ROLES } from "../labels.js";
+import { alertBox, attempt, busy, field, h, say, select } from "../dom.js";
+import { ACCESS_LEVELS, ROLES, label } from "../labels.js";
 
 export const pattern = /^\/companies\/([^/]+)\/members$/;
 export const nav = {
@@ -27,16 +28,6 @@ export function questions(ctx) {
   return ["members:add", "members:update", "members:remove"].map((p) => question(p, { companyId }));
 }
 
-async function attempt(box, work) {
-  say(box, "");
-  try {
-    await work();
-  } catch (error) {
-    if (!(error instanceof ApiError)) throw error;
-    say(box, error.message);
-  }
-}
-
 function memberRow(member, companyId, answers, ctx) {
   const problem = alertBox();
   const cells = [
@@ -45,24 +36,36 @@ function memberRow(member, companyId, answers, ctx) {
   ];
   if (answers.allows("members:update", companyId)) {
     const role = select({ name: "role", "aria-label": `Role of ${member.username}` }, ROLES, member.role);
-    const save = h("button", { type: "button", class: "secondary small", "data-action": "members:update" }, "Change role");
+    const access = select({ name: "ticket_access", "aria-label": `Ticket access of ${member.username}` },
+      ACCESS_LEVELS, member.ticket_access);
+    const save = h("button", {
+      type: "button", class: "secondary small", "data-action": "members:update",
+      "aria-label": `Save the role and ticket access of ${member.username}`,
+    }, "Save");
     save.addEventListener("click", () => busy(save, () => attempt(problem, async () => {
-      if (role.value === member.role) {
-        say(problem, `${member.username} is already ${member.role}.`);
+      const changes = {};
+      if (role.value !== member.role) changes.role = role.value;
+      if (access.value !== member.ticket_access) changes.ticket_access = access.value;
+      if (Object.keys(changes).length === 0) {
+        say(problem, `Nothing to save: choose another role or ticket access for ${member.username} first.`);
         return;
       }
+      let saved;
       try {
-        await api("PATCH", `/companies/${companyId}/members/${member.user_id}`, { role: role.value });
+        saved = await api("PATCH", `/companies/${companyId}/members/${member.user_id}`, changes);
       } catch (error) {
-        role.value = member.role; // refused: show the role the member still has
+        role.value = member.role; // refused: show what the member still has
+        access.value = member.ticket_access;
         throw error;
       }
-      ctx.toast(`${member.username} is now ${role.value}.`);
+      ctx.toast(`${saved.username} is now ${saved.role}, with ticket access “${label(ACCESS_LEVELS, saved.ticket_access)}”.`);
       await ctx.refresh();
     })));
-    cells.push(h("td", {}, h("div", { class: "inline" }, role, save)));
+    cells.push(h("td", {}, role), h("td", {}, access), h("td", {}, save));
   } else {
-    cells.push(h("td", {}, h("span", { class: `badge role-${member.role}` }, member.role)));
+    cells.push(
+      h("td", {}, h("span", { class: `badge role-${member.role}` }, member.role)),
+      h("td", { class: "access" }, label(ACCESS_LEVELS, member.ticket_access)));
   }
   if (answers.allows("members:remove", companyId)) {
     const remove = h("button", { type: "button", class: "danger secondary small", "data-action": "members:remove" }, "Remove");
@@ -113,7 +116,8 @@ function addForm(companyId, ctx) {
 
 export function render(ctx, members, answers) {
   const companyId = ctx.params[0];
-  const headers = ["Member", "Email", "Role"];
+  const headers = ["Member", "Email", "Role", "Ticket access"];
+  if (answers.allows("members:update", companyId)) headers.push(h("span", { class: "visually-hidden" }, "Save"));
   if (answers.allows("members:remove", companyId)) headers.push(h("span", { class: "visually-hidden" }, "Remove"));
   return h("section", { class: "page" },
     h("div", { class: "page-head" }, h("h1", { tabindex: "-1" }, title(ctx))),
@@ -122,5 +126,9 @@ export function render(ctx, members, answers) {
       h("table", { class: "members" },
         h("caption", { class: "visually-hidden" }, title(ctx)),
         h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
-        h("tbody", {}, members.map((m) => memberRow(m, companyId, answers, ctx))))));
+        h("tbody", {}, members.map((m) => memberRow(m, companyId, answers, ctx))))),
+    h("p", { class: "muted" }, "Ticket access reaches ",
+      h("strong", {}, "all tickets"), " of the company, the tickets of ",
+      h("strong", {}, "their groups"), " and those assigned to them, or only the tickets ",
+      h("strong", {}, "assigned"), " to them. Which levels a role may have is the policy's: the server says so when one is refused."));
 }

@@ -1,8 +1,12 @@
 // Open a ticket, in any company where the engine allows ticket:create (asked by the
-// navigation for every company, so this page needs no question of its own).
+// navigation for every company). Where the caller may also choose a ticket's group (an
+// allowed company-wide ticket:update whose fields include group_id) and read the groups,
+// the form offers the group at once.
 
 import { ApiError, api } from "../api.js";
-import { alertBox, busy, field, h, say, select } from "../dom.js";
+import { question } from "../authz.js";
+import { alertBox, busy, field, h, replace, say, select } from "../dom.js";
+import { Groups } from "../groups.js";
 import { PRIORITIES } from "../labels.js";
 
 export const pattern = /^\/new$/;
@@ -16,11 +20,14 @@ export async function load() {
   return null;
 }
 
-export function questions() {
-  return [];
+export function questions(ctx) {
+  return ctx.me.memberships.flatMap((m) => [
+    question("ticket:update", { companyId: m.company_id }),
+    question("group:read", { companyId: m.company_id }),
+  ]);
 }
 
-export function render(ctx, _data, answers) {
+export async function render(ctx, _data, answers) {
   const companies = ctx.me.memberships.filter((m) => answers.allows("ticket:create", m.company_id));
   if (companies.length === 0) {
     return h("section", { class: "page" },
@@ -35,12 +42,25 @@ export function render(ctx, _data, answers) {
   const subject = h("input", { name: "subject", maxlength: "200", autocomplete: "off" });
   const description = h("textarea", { name: "description", rows: "6", maxlength: "10000" });
   const priority = select({ name: "priority" }, PRIORITIES, "normal");
+  const groups = await new Groups().load(companies.map((m) => m.company_id), answers);
+  const group = h("select", { name: "group_id" });
+  const groupField = field("Group", group, "Agents whose ticket access is “Their groups” see the tickets of their groups.");
+  // The group field follows the chosen company: shown where its groups may be chosen.
+  function offerGroups() {
+    const choosable = answers.fields("ticket:update", company.value).has("group_id") && groups.of(company.value);
+    groupField.hidden = !choosable;
+    replace(group, h("option", { value: "" }, "No group"),
+      (choosable || []).map((g) => h("option", { value: g.id }, g.name)));
+  }
+  company.addEventListener("change", offerGroups);
+  offerGroups();
   const submit = h("button", { type: "submit", "data-action": "ticket:create" }, "Open ticket");
   const form = h("form", { class: "card new-ticket", "aria-labelledby": "new-title", novalidate: true },
     companies.length > 1 ? field("Company", company) : h("p", {}, "In ", h("strong", {}, companies[0].company_name)),
     field("Subject", subject, "One line a colleague will recognise in a list."),
     field("Description", description),
     field("Priority", priority),
+    groupField,
     problem,
     submit);
   form.addEventListener("submit", (event) => {
@@ -53,6 +73,7 @@ export function render(ctx, _data, answers) {
           subject: subject.value.trim(),
           description: description.value.trim(),
           priority: priority.value,
+          ...(group.value ? { group_id: group.value } : {}),
         });
         ctx.toast(`Ticket #${ticket.number} opened.`);
         ctx.navigate(`#/tickets/${ticket.id}`);

@@ -5,8 +5,9 @@
 
 import { ApiError, api } from "../api.js";
 import { question } from "../authz.js";
-import { alertBox, busy, field, h, say, select, when } from "../dom.js";
+import { alertBox, attempt, busy, field, h, say, select, when } from "../dom.js";
 import { PRIORITIES, STATUSES, label } from "../labels.js";
+import { Groups } from "../groups.js";
 import { People } from "../people.js";
 
 export const pattern = /^\/tickets\/([^/]+)$/;
@@ -24,22 +25,16 @@ export function questions(_ctx, ticket) {
   return [
     ...ACTIONS.map((permission) => question(permission, { resourceId: ticket.id })),
     question("members:list", { companyId: ticket.company_id }), // names for ids, assignees
+    question("group:read", { companyId: ticket.company_id }), // the group's name, and the others
   ];
 }
 
-/** Run `work`; show a refusal in `box` with the server's reason. */
-async function attempt(box, work) {
-  say(box, "");
-  try {
-    await work();
-  } catch (error) {
-    if (!(error instanceof ApiError)) throw error;
-    say(box, error.message);
-  }
-}
-
-function details(ticket, ctx, people) {
+function details(ticket, ctx, people, groups) {
   const row = (term, value) => [h("dt", {}, term), h("dd", {}, value)];
+  // Groups are the staff's routing: shown to those who may read them.
+  const inGroup = groups.of(ticket.company_id)
+    ? row("Group", ticket.group_id ? groups.name(ticket.group_id) : "No group")
+    : null;
   return h("section", { class: "card", "aria-labelledby": "details-title" },
     h("h2", { id: "details-title" }, "Details"),
     h("dl", { class: "details" },
@@ -47,6 +42,7 @@ function details(ticket, ctx, people) {
       row("Status", label(STATUSES, ticket.status)),
       row("Priority", label(PRIORITIES, ticket.priority)),
       row("Assignee", ticket.assigned_to ? people.name(ticket.assigned_to) : "Not assigned"),
+      inGroup,
       row("Opened by", people.name(ticket.created_by)),
       row("Opened", when(ticket.created_at)),
       row("Last update", when(ticket.updated_at))));
@@ -61,7 +57,29 @@ function memberOptions(people, ticket, ctx, extra) {
   return options;
 }
 
-function editForm(ticket, writable, ctx, people) {
+/** "No group" and the company's groups (or only the ticket's own, if they cannot be listed). */
+function groupOptions(groups, ticket) {
+  const listed = groups.of(ticket.company_id) ?? [];
+  const options = [["", "No group"], ...listed.map((g) => [g.id, g.name])];
+  if (ticket.group_id && !options.some(([id]) => id === ticket.group_id)) {
+    options.push([ticket.group_id, groups.name(ticket.group_id)]);
+  }
+  return options;
+}
+
+/** Whether the caller may still read the ticket: an agent whose access is limited to their
+ * groups (or their assignments) loses a ticket they move out of their reach. */
+async function stillReadable(ticket) {
+  try {
+    await api("GET", `/tickets/${ticket.id}`);
+    return true;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return false;
+    throw error;
+  }
+}
+
+function editForm(ticket, writable, ctx, people, groups) {
   const problem = alertBox();
   const controls = {};
   const fields = [];
@@ -87,6 +105,10 @@ function editForm(ticket, writable, ctx, people) {
     controls.assigned_to = select({ name: "assigned_to" }, options, ticket.assigned_to ?? "");
     fields.push(field("Assignee", controls.assigned_to));
   }
+  if (writable.has("group_id")) {
+    controls.group_id = select({ name: "group_id" }, groupOptions(groups, ticket), ticket.group_id ?? "");
+    fields.push(field("Group", controls.group_id, "Agents whose ticket access is “Their groups” see the tickets of their groups."));
+  }
   const save = h("button", { type: "submit", "data-action": "ticket:update" }, "Save changes");
   const form = h("form", { class: "card edit", "aria-labelledby": "edit-title", novalidate: true },
     h("h2", { id: "edit-title" }, "Update"), fields, problem, save);
@@ -96,7 +118,8 @@ function editForm(ticket, writable, ctx, people) {
     for (const [name, control] of Object.entries(controls)) {
       const before = ticket[name] ?? "";
       const after = name === "subject" || name === "description" ? control.value.trim() : control.value;
-      if (after !== before && !(name === "assigned_to" && after === "")) changes[name] = after;
+      if (after === before || (name === "assigned_to" && after === "")) continue;
+      changes[name] = name === "group_id" && after === "" ? null : after; // null: out of any group
     }
     if (Object.keys(changes).length === 0) {
       say(problem, "Nothing to save: change a field first.");
@@ -104,6 +127,11 @@ function editForm(ticket, writable, ctx, people) {
     }
     busy(save, () => attempt(problem, async () => {
       await api("PATCH", `/tickets/${ticket.id}`, changes);
+      if (("group_id" in changes || "assigned_to" in changes) && !(await stillReadable(ticket))) {
+        ctx.toast(`Ticket #${ticket.number} saved. It is now outside your ticket access.`);
+        ctx.navigate("#/tickets");
+        return;
+      }
       ctx.toast(`Ticket #${ticket.number} saved.`);
       await ctx.refresh({ focus: '[data-action="ticket:update"]' });
     }));
@@ -211,11 +239,14 @@ function deletion(ticket, ctx) {
 }
 
 export async function render(ctx, ticket, answers) {
-  const people = await new People(ctx.me).load([ticket.company_id], answers);
+  const [people, groups] = await Promise.all([
+    new People(ctx.me).load([ticket.company_id], answers),
+    new Groups().load([ticket.company_id], answers),
+  ]);
   const company = ctx.companies.get(ticket.company_id)?.company_name ?? "";
   const side = [];
   if (answers.allows("ticket:update", ticket.id)) {
-    side.push(editForm(ticket, answers.fields("ticket:update", ticket.id), ctx, people));
+    side.push(editForm(ticket, answers.fields("ticket:update", ticket.id), ctx, people, groups));
   }
   if (answers.allows("ticket:share", ticket.id)) side.push(sharing(ticket, ctx, people));
   return h("article", { class: "page ticket", "data-ticket": ticket.id },
@@ -232,5 +263,5 @@ export async function render(ctx, ticket, answers) {
         conversation(ticket, people),
         composer(ticket, answers, ctx)),
       h("aside", { class: "ticket-side", "aria-label": "Ticket details and actions" },
-        details(ticket, ctx, people), side)));
+        details(ticket, ctx, people, groups), side)));
 }

@@ -5,6 +5,7 @@
 import { ApiError, api, query } from "../api.js";
 import { alertBox, busy, field, h, replace, say, select, when } from "../dom.js";
 import { PRIORITIES, STATUSES, label } from "../labels.js";
+import { Groups } from "../groups.js";
 import { People } from "../people.js";
 
 export const pattern = /^\/tickets$/;
@@ -38,21 +39,22 @@ export function load(ctx) {
 }
 
 export function questions() {
-  return []; // the navigation's questions (members:list, ticket:create per company) suffice
+  return []; // the navigation's (members:list, group:read, ticket:create per company) suffice
 }
 
 function badge(kind, value, list) {
   return h("span", { class: `badge ${kind}-${value}` }, label(list, value));
 }
 
-function row(ticket, ctx, people) {
+function row(ticket, ctx, people, groups) {
   const company = ctx.companies.get(ticket.company_id)?.company_name ?? "another company";
   const assignee = ticket.assigned_to ? `assigned to ${people.name(ticket.assigned_to)}` : "unassigned";
+  const group = ticket.group_id && groups.of(ticket.company_id) ? ` · in ${groups.name(ticket.group_id)}` : "";
   return h("li", { class: "ticket-row", "data-ticket-id": ticket.id },
     h("a", { href: `#/tickets/${ticket.id}` },
       h("span", { class: "ticket-number" }, `#${ticket.number}`),
       h("span", { class: "ticket-subject" }, ticket.subject),
-      h("span", { class: "ticket-meta" }, `${company} · ${assignee} · updated `, when(ticket.updated_at)),
+      h("span", { class: "ticket-meta" }, `${company}${group} · ${assignee} · updated `, when(ticket.updated_at)),
       h("span", { class: "ticket-badges" },
         badge("status", ticket.status, STATUSES),
         badge("priority", ticket.priority, PRIORITIES))));
@@ -61,7 +63,11 @@ function row(ticket, ctx, people) {
 export async function render(ctx, firstPage, answers) {
   const filters = filtersOf(ctx.query);
   const memberships = ctx.me.memberships;
-  const people = await new People(ctx.me).load(memberships.map((m) => m.company_id), answers);
+  const companyIds = memberships.map((m) => m.company_id);
+  const [people, groups] = await Promise.all([
+    new People(ctx.me).load(companyIds, answers),
+    new Groups().load(companyIds, answers),
+  ]);
   const problem = alertBox();
   const list = h("ul", { class: "ticket-list", "aria-label": "Tickets" });
   const status = h("p", { class: "list-status", role: "status" });
@@ -75,12 +81,12 @@ export async function render(ctx, firstPage, answers) {
       replace(list);
       shown = 0;
     }
-    const rows = page.items.map((t) => row(t, ctx, people));
+    const rows = page.items.map((t) => row(t, ctx, people, groups));
     list.append(...rows);
     shown += rows.length;
     cursor = page.next_cursor;
     list.hidden = shown === 0;
-    replace(status, shown === 0 ? emptyState(filters) : `${shown} ticket${shown === 1 ? "" : "s"} shown`);
+    replace(status, shown === 0 ? emptyState(filters, ctx) : `${shown} ticket${shown === 1 ? "" : "s"} shown`);
     replace(footer, cursor ? moreButton : h("p", { class: "list-end" }, shown ? "End of the list" : ""));
     return rows;
   }
@@ -189,9 +195,12 @@ export async function render(ctx, firstPage, answers) {
     form, problem, status, list, footer);
 }
 
-function emptyState(filters) {
+function emptyState(filters, ctx) {
   const filtered = filters.status || filters.assigned_to || filters.q || filters.company_id;
-  return h("span", { class: "empty" }, filtered
-    ? "No ticket matches these filters."
-    : "No tickets yet. Tickets you open, or that are shared with you, appear here.");
+  if (filtered) return h("span", { class: "empty" }, "No ticket matches these filters.");
+  if (ctx.me.memberships.length === 0) {
+    return h("span", { class: "empty" }, "You belong to no company yet. Were you invited? ",
+      h("a", { href: "#/invitations/accept" }, "Accept an invitation"), ".");
+  }
+  return h("span", { class: "empty" }, "No tickets yet. Tickets you open, or that are shared with you, appear here.");
 }
