@@ -477,6 +477,14 @@ class Engine:
         role = principal.roles.get(resource.company)
         if role is None or update is None or not self.check(principal, update, resource):
             return frozenset()
+        return self.settable_fields(principal, resource)
+
+    def settable_fields(self, principal: Principal, resource: Resource) -> frozenset[str]:
+        """The fields of its type `principal` may set when creating a resource in
+        `resource.company`: those their role may change on one (a creator gives the rest)."""
+        role = principal.roles.get(resource.company)
+        if role is None:
+            return frozenset()
         return self.policy.roles[role].writable_fields.get(resource.type, frozenset())
 
     def sees_internal_notes(self, principal: Principal, resource: Resource) -> bool:

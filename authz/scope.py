@@ -137,7 +137,8 @@ class Question:
 @dataclass(frozen=True, slots=True)
 class Answer:
     """The decision on one `Question`; for an allowed update (the resource type's `update`
-    permission), the fields the caller may change with it."""
+    permission), the fields the caller may change with it, and for an allowed create, the
+    fields the caller may set beyond what anyone who creates one gives."""
 
     decision: Decision
     fields: frozenset[str] | None = None
@@ -241,8 +242,11 @@ class Scope:
         if isinstance(resource, Decision):
             return Answer(resource)
         decision = self.check(q.permission, resource)
-        if decision.allowed and q.permission == self.engine.resource_type(resource.type).update:
+        rtype = self.engine.resource_type(resource.type)
+        if decision.allowed and q.permission == rtype.update:
             return Answer(decision, self.engine.writable_fields(self.principal, resource))
+        if decision.allowed and q.permission == rtype.create:
+            return Answer(decision, self.engine.settable_fields(self.principal, resource))
         return Answer(decision)
 
     def _type_of(self, permission: str) -> str | None:

@@ -64,6 +64,7 @@ async def list_tickets(
     company_id: Annotated[ObjectIdStr | None, Query()] = None,
     status_: Annotated[Status | None, Query(alias="status")] = None,
     assigned_to: Annotated[ObjectIdStr | None, Query()] = None,
+    group_id: Annotated[ObjectIdStr | None, Query()] = None,
     q: Annotated[
         str | None,
         Query(
@@ -82,6 +83,8 @@ async def list_tickets(
         query["status"] = status_.value
     if assigned_to is not None:
         query["assigned_to"] = ObjectId(assigned_to)
+    if group_id is not None:
+        query["group"] = ObjectId(group_id)
     if q is not None:
         # Escaped: the text is matched literally, never interpreted as a pattern.
         pattern = {"$regex": re.escape(q), "$options": "i"}
@@ -113,7 +116,7 @@ async def get_ticket(ticket_id: TicketId, caller: CallerDep) -> TicketOut:
 )
 async def update_ticket(ticket_id: TicketId, body: TicketUpdate, caller: CallerDep) -> TicketOut:
     """Change fields the caller's role may write (admin: all; agent: status, priority,
-    assigned_to); anything else is 403 naming the fields."""
+    assigned_to, group_id); anything else is 403 naming the fields."""
     ticket = await service.update_ticket(
         caller.scope, ticket_id, body.model_dump(exclude_unset=True)
     )

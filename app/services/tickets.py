@@ -12,6 +12,7 @@ from app.db import Database
 from app.services import access
 from app.services.companies import company_resource
 from app.services.groups import group_of_company
+from authz.engine import Resource
 from authz.errors import Conflict, Forbidden, InvalidInput, NotFound
 from authz.facts import load_principal
 from authz.scope import Authorized, Scope
@@ -55,14 +56,7 @@ async def create_ticket(
     resource = company_resource(company_id)
     decision = scope.authorize("ticket:create", resource)
     if group_id is not None:
-        role = scope.principal.roles[company_id]
-        if "group_id" not in scope.engine.policy.roles[role].writable_fields.get("ticket", ()):
-            raise Forbidden(
-                f"role '{role}' in company {company_id} may not choose a ticket's group",
-                permission="ticket:update",
-                fields=["group_id"],
-            )
-        await group_of_company(company_id, group_id)
+        await _may_open_in(scope, company_id, group_id)
     ticket = Ticket(
         company=company_id,
         number=await next_number(company_id),
@@ -75,6 +69,26 @@ async def create_ticket(
     await ticket.insert()
     scope.record(scope.engine.resource_of("ticket", ticket.model_dump(by_alias=True)), decision)
     return ticket
+
+
+async def _may_open_in(scope: Scope, company_id: ObjectId, group_id: ObjectId) -> None:
+    """Staff may open a ticket in a group of the company; an agent scoped to groups, only in
+    one of theirs (as they may move one only into theirs)."""
+    role = scope.principal.roles[company_id]
+    if "group_id" not in scope.engine.policy.roles[role].writable_fields.get("ticket", ()):
+        raise Forbidden(
+            f"role '{role}' in company {company_id} may not choose a ticket's group",
+            permission="ticket:update",
+            fields=["group_id"],
+        )
+    group = await group_of_company(company_id, group_id)
+    opened = Resource("ticket", company_id, None, {"group": group.id})
+    if scope.engine.parent_scoped(scope.principal, opened) is False:
+        raise Forbidden(
+            "you may open a ticket only in one of your groups, or in none",
+            permission="ticket:update",
+            fields=["group_id"],
+        )
 
 
 async def update_ticket(scope: Scope, ticket_id: ObjectId, changes: dict[str, Any]) -> Ticket:

@@ -51,7 +51,9 @@ async def test_permission_names_and_the_split_form_agree(
     assert named == split
     assert named["results"] == [False, True, True, False]
     assert named["reasons"][0] == f"role 'agent' in company {cid} lacks ticket:delete"
-    assert named["fields"] == [None, ["assigned_to", "group_id", "priority", "status"], None, None]
+    agent = ["assigned_to", "group_id", "priority", "status"]
+    # An allowed update lists what it may change; an allowed create, what it may set.
+    assert named["fields"] == [None, agent, agent, None]
 
 
 async def test_reasons_say_what_is_missing(client: httpx.AsyncClient, world: World) -> None:

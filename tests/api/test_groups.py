@@ -282,7 +282,7 @@ async def test_tickets_get_a_group_at_creation_from_staff_only(
         "description": "Please.",
         "group_id": str(desk.billing.id),
     }
-    r = await client.post("/tickets", json=body, headers=world.auth(desk.nina))
+    r = await client.post("/tickets", json=body, headers=world.auth(desk.sara))
     assert r.status_code == 201 and r.json()["group_id"] == str(desk.billing.id)
     assert "Refund" in await subjects(client, world, desk.mark)
     r = await client.post("/tickets", json=body, headers=world.auth(desk.lisa))
@@ -302,3 +302,37 @@ async def test_the_permission_graph_says_what_a_level_limits(
     assert "ticket:read" not in acme["permissions"] and "ticket:create" in acme["permissions"]
     assert acme["limited"]["ticket:read"] == ["assignee", "group#member"]
     assert graph["resources"][str(desk.billing.id)]["roles"] == ["group#member"]
+
+
+async def test_a_groups_agent_opens_tickets_only_in_their_groups(
+    client: httpx.AsyncClient, world: World, desk: Helpdesk
+) -> None:
+    """As with moving one: into one of their groups, or none; and the page is told so."""
+    body = {"company_id": str(desk.company.id), "subject": "Refund", "description": "Please."}
+    h = world.auth(desk.mark)
+    r = await client.post("/tickets", json=body | {"group_id": str(desk.sales.id)}, headers=h)
+    assert r.status_code == 403 and "one of your groups" in r.json()["detail"]
+    r = await client.post("/tickets", json=body | {"group_id": str(desk.billing.id)}, headers=h)
+    assert r.status_code == 201
+    assert (await client.post("/tickets", json=body, headers=h)).status_code == 201
+    check = {"permission": "ticket:create", "company_id": str(desk.company.id)}
+    answers = (await client.post("/authz/check", json={"checks": [check]}, headers=h)).json()
+    assert answers["results"] == [True]
+    assert answers["fields"] == [["assigned_to", "group_id", "priority", "status"]]
+    lisa = (
+        await client.post("/authz/check", json={"checks": [check]}, headers=world.auth(desk.lisa))
+    ).json()
+    assert lisa["results"] == [True] and lisa["fields"] == [[]]
+
+
+async def test_the_list_filters_by_group(
+    client: httpx.AsyncClient, world: World, desk: Helpdesk
+) -> None:
+    r = await client.get(
+        "/tickets", params={"group_id": str(desk.billing.id)}, headers=world.auth(desk.sara)
+    )
+    assert [t["subject"] for t in r.json()["items"]] == ["Invoice"]
+    r = await client.get(
+        "/tickets", params={"group_id": str(desk.sales.id)}, headers=world.auth(desk.mark)
+    )
+    assert r.json()["items"] == [], "a group filter never widens what the caller may see"

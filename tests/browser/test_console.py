@@ -71,7 +71,9 @@ async def test_each_page_view_asks_the_engine_once(ui: UI, demo: Demo) -> None:
     await expect(ui.page.locator("[data-action='members:add']")).to_be_visible()
     assert ui.authz_calls == 3
     await ui.page.get_by_role("link", name="Groups").click()
-    await expect(ui.page.locator("[data-action='group:manage']")).to_be_visible()
+    await expect(
+        ui.page.locator("[data-action='group:manage'][data-variant='create']")
+    ).to_be_visible()
     assert ui.authz_calls == 4
     await ui.page.get_by_role("link", name="Invitations").click()
     await expect(ui.page.locator("[data-action='members:add']")).to_be_visible()
