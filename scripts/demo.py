@@ -7,8 +7,9 @@ against the policy, as the README's walkthrough states it; any difference is a s
 and the exit code is 1).
 
 It needs the demo tenants (`make seed`, or `make run` which seeds) and leaves them as it
-found them: the ticket it opens is deleted and the colleague it adds (Nina, seeded in no
-company) is removed again, so it can run any number of times. What remains is in the audit
+found them: the ticket it opens is deleted, the colleague it adds (Nina, seeded in no
+company) is removed again, and the ticket it moves into a group and the agent it scopes to
+that group are put back, so it can run any number of times. What remains is in the audit
 log, whose job is to remember, and the ticket counter, which never reuses a number.
 
     python -m scripts.demo [--base-url http://127.0.0.1:8000]
@@ -19,6 +20,7 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +64,16 @@ class Session:
         return self.companies[name][0]
 
 
+@dataclass
+class Pending:
+    """What the story changed and has not put back yet: undone if it stops half-way."""
+
+    ticket: str | None = None  # the ticket Lisa opens (Sara deletes it)
+    member: str | None = None  # Nina, whom Sara adds to Acme (and removes)
+    scoped: str | None = None  # Emma, whose ticket access John narrows to `groups`
+    moved: str | None = None  # David's ticket, which John moves into Sales
+
+
 class Demo:
     """The story's state: the client, what was learnt along the way, and the surprises."""
 
@@ -71,6 +83,7 @@ class Demo:
         self.surprises: list[str] = []
         self.names: dict[str, str] = {}  # ids -> readable names, for the printed reasons
         self.sessions: dict[str, Session] = {}
+        self.pending = Pending()
 
     # -- talking to the server ------------------------------------------------------------
 
@@ -227,22 +240,43 @@ class Demo:
         return seen
 
 
+@dataclass
+class Story:
+    """What the steps share: who is signed in, the two companies and the tickets in play."""
+
+    demo: Demo
+    seen: dict[str, list[dict[str, Any]]]  # each persona's tickets before the demo
+    acme: str
+    globex: str
+    david_ticket: str  # seeded in Globex, in no group
+    mark_globex_ticket: str  # seeded in Globex, in the Sales group
+    lisa_ticket: str = ""  # the one Lisa opens, and Sara deletes
+
+    def __getitem__(self, username: str) -> Session:
+        """The session of a persona, by username."""
+        return self.demo.sessions[username]
+
+
 async def run_demo(client: httpx.AsyncClient, console: Console) -> list[str]:
     """Play the whole story against the API behind `client`; return the surprises."""
     demo = Demo(client, console)
-    created: dict[str, str] = {}  # what the demo must undo: "ticket" and "member" ids
     try:
-        await _story(demo, created)
+        story = await _begin(demo)
+        for step in STEPS:
+            await step(story)
+        demo.console.rule("[bold]Back where we started[/]")
+        await demo.check_counts("after the demo")
     except Abort as stop:
         demo.console.print(f"[bold red]Stopped:[/] {demo.readable(str(stop))}")
     except httpx.HTTPError as exc:
         demo.surprise(f"the server stopped answering: {type(exc).__name__}: {exc}")
     finally:
-        await _undo(demo, created)
+        await _undo(demo)
     return demo.surprises
 
 
-async def _story(demo: Demo, created: dict[str, str]) -> None:
+async def _begin(demo: Demo) -> Story:
+    """Sign everyone in, check the seeded counts, and find the tickets the story needs."""
     r = await demo.call(None, "GET", "/healthz")
     demo.require("the API is up (GET /healthz)", r, 200)
     demo.console.rule("[bold]Sign in as every persona[/]")
@@ -251,21 +285,30 @@ async def _story(demo: Demo, created: dict[str, str]) -> None:
     seen = await demo.check_counts("before the demo")
     if demo.surprises:
         raise Abort("the seeded state is not what the seed makes: run `make seed`")
-    s = demo.sessions
-    lisa, mark, sara = s["lisa"], s["mark"], s["sara"]
-    david, emma, john = s["david"], s["emma"], s["john"]
-    acme, globex = sara.company_id(ACME), john.company_id(GLOBEX)
     by_subject = {t["subject"]: t for t in seen["sara"] + seen["john"]}
     seeded = {
         (spec.company, spec.author): by_subject[spec.subject]["id"]
         for spec in TICKETS
         if spec.subject in by_subject
     }
-    david_ticket, mark_globex_ticket = seeded[(GLOBEX, "david")], seeded[(GLOBEX, "mark")]
+    return Story(
+        demo,
+        seen,
+        acme=demo.sessions["sara"].company_id(ACME),
+        globex=demo.sessions["john"].company_id(GLOBEX),
+        david_ticket=seeded[(GLOBEX, "david")],
+        mark_globex_ticket=seeded[(GLOBEX, "mark")],
+    )
 
-    # -- Lisa: a customer opens a ticket and follows it -----------------------------------
+
+# -- Lisa: a customer opens a ticket and follows it -------------------------------------------
+
+
+async def _lisa_opens_a_ticket(story: Story) -> None:
+    """Lisa, a customer, opens a ticket, replies on it, and sees both of hers."""
+    demo, lisa = story.demo, story["lisa"]
     demo.act(lisa, "opens a ticket and replies")
-    demo.show(lisa, seen["lisa"])
+    demo.show(lisa, story.seen["lisa"])
     body = demo.require(
         "Lisa opens a ticket in Acme Corp",
         await demo.call(
@@ -273,7 +316,7 @@ async def _story(demo: Demo, created: dict[str, str]) -> None:
             "POST",
             "/tickets",
             json={
-                "company_id": acme,
+                "company_id": story.acme,
                 "subject": "Password reset email never arrives",
                 "description": "I asked for a password reset three times this morning; no email "
                 "arrived, not even in the spam folder.",
@@ -281,7 +324,7 @@ async def _story(demo: Demo, created: dict[str, str]) -> None:
         ),
         201,
     )
-    tid = created["ticket"] = body["id"]
+    tid = story.lisa_ticket = demo.pending.ticket = body["id"]
     demo.names[tid] = f"#{body['number']}"
     demo.verify(
         f"the ticket is #{body['number']}, open, created by Lisa",
@@ -304,15 +347,20 @@ async def _story(demo: Demo, created: dict[str, str]) -> None:
         len(mine) == 2 and all(t["created_by"] == lisa.user_id for t in mine),
         len(mine),
     )
+
+
+async def _lisa_is_refused(story: Story) -> None:
+    """What a customer may not do: list members, read another tenant, write notes, triage."""
+    demo, lisa, tid = story.demo, story["lisa"], story.lisa_ticket
     demo.expect(
         "Lisa lists the members of Acme Corp (customers lack members:list)",
-        await demo.call(lisa, "GET", f"/companies/{acme}/members"),
+        await demo.call(lisa, "GET", f"/companies/{story.acme}/members"),
         403,
         detail_has="members:list",
     )
     demo.expect(
         "Lisa opens a Globex ticket by its id (another tenant: not found, not forbidden)",
-        await demo.call(lisa, "GET", f"/tickets/{david_ticket}"),
+        await demo.call(lisa, "GET", f"/tickets/{story.david_ticket}"),
         404,
     )
     demo.expect(
@@ -330,7 +378,13 @@ async def _story(demo: Demo, created: dict[str, str]) -> None:
         detail_has="ticket:update",
     )
 
-    # -- Mark: an agent in Acme, a customer in Globex --------------------------------------
+
+# -- Mark: an agent in Acme, a customer in Globex ---------------------------------------------
+
+
+async def _mark_picks_up_the_ticket(story: Story) -> None:
+    """Mark, an agent of Acme, takes Lisa's ticket, adds an internal note and reads it back."""
+    demo, mark, tid = story.demo, story["mark"], story.lisa_ticket
     demo.act(mark, "picks up Lisa's ticket")
     mine = await demo.tickets(mark)
     demo.show(mark, mine)
@@ -365,7 +419,12 @@ async def _story(demo: Demo, created: dict[str, str]) -> None:
         [x["internal"] for x in replies] == [False, True],
         replies,
     )
-    r = await demo.call(mark, "GET", f"/companies/{acme}/members")
+
+
+async def _mark_within_his_roles(story: Story) -> None:
+    """Mark's two roles: an agent lists members but may not delete; a customer sees his own."""
+    demo, mark = story.demo, story["mark"]
+    r = await demo.call(mark, "GET", f"/companies/{story.acme}/members")
     members = demo.require("Mark lists Acme's members (agents hold members:list)", r, 200)
     demo.verify(
         "Acme has Sara, Mark and Lisa",
@@ -374,30 +433,34 @@ async def _story(demo: Demo, created: dict[str, str]) -> None:
     )
     demo.expect(
         "Mark deletes Lisa's ticket (agents lack ticket:delete)",
-        await demo.call(mark, "DELETE", f"/tickets/{tid}"),
+        await demo.call(mark, "DELETE", f"/tickets/{story.lisa_ticket}"),
         403,
         detail_has="ticket:delete",
     )
-    globex_seen = await demo.tickets(mark, company_id=globex)
+    globex_seen = await demo.tickets(mark, company_id=story.globex)
     demo.verify(
         "in Globex, where he is a customer, Mark sees only his own ticket",
-        [t["id"] for t in globex_seen] == [mark_globex_ticket],
+        [t["id"] for t in globex_seen] == [story.mark_globex_ticket],
         globex_seen,
     )
     demo.expect(
         "Mark opens David's Globex ticket (not his, so not found)",
-        await demo.call(mark, "GET", f"/tickets/{david_ticket}"),
+        await demo.call(mark, "GET", f"/tickets/{story.david_ticket}"),
         404,
     )
     demo.expect(
         "Mark lists Globex's members (a customer there)",
-        await demo.call(mark, "GET", f"/companies/{globex}/members"),
+        await demo.call(mark, "GET", f"/companies/{story.globex}/members"),
         403,
         detail_has="members:list",
     )
 
+
+async def _lisa_checks_again(story: Story) -> None:
+    """Lisa sees Mark's progress and her reply, never his internal note."""
+    demo, lisa = story.demo, story["lisa"]
     demo.act(lisa, "checks her ticket again")
-    r = await demo.call(lisa, "GET", f"/tickets/{tid}")
+    r = await demo.call(lisa, "GET", f"/tickets/{story.lisa_ticket}")
     ticket = demo.require("Lisa reads her ticket", r, 200)
     demo.verify(
         "she sees the new status and her own reply, but not Mark's internal note",
@@ -407,9 +470,15 @@ async def _story(demo: Demo, created: dict[str, str]) -> None:
         ticket["replies"],
     )
 
-    # -- Emma and David: the other tenant --------------------------------------------------
+
+# -- Emma and David: the other tenant ---------------------------------------------------------
+
+
+async def _emma_works_globex(story: Story) -> None:
+    """Emma, an agent of Globex: the fields she may change, and the engine's own answer."""
+    demo, emma, david_ticket = story.demo, story["emma"], story.david_ticket
     demo.act(emma, "works Globex's queue")
-    demo.show(emma, seen["emma"])
+    demo.show(emma, story.seen["emma"])
     demo.expect(
         "Emma rewrites the subject of David's ticket (agents may change only "
         "status, priority and assigned_to)",
@@ -438,33 +507,42 @@ async def _story(demo: Demo, created: dict[str, str]) -> None:
     )
     demo.expect(
         "Emma opens Lisa's Acme ticket (another tenant)",
-        await demo.call(emma, "GET", f"/tickets/{tid}"),
+        await demo.call(emma, "GET", f"/tickets/{story.lisa_ticket}"),
         404,
     )
 
+
+async def _david_follows_his_ticket(story: Story) -> None:
+    """David, a customer of Globex, sees his own ticket and nothing of a fellow customer's."""
+    demo, david = story.demo, story["david"]
     demo.act(david, "follows his ticket")
-    demo.show(david, seen["david"])
+    demo.show(david, story.seen["david"])
     demo.expect(
         "David opens Mark's Globex ticket (a fellow customer's: not found)",
-        await demo.call(david, "GET", f"/tickets/{mark_globex_ticket}"),
+        await demo.call(david, "GET", f"/tickets/{story.mark_globex_ticket}"),
         404,
     )
     demo.expect(
         "David reads Globex's audit log (customers lack audit:read)",
-        await demo.call(david, "GET", f"/companies/{globex}/audit"),
+        await demo.call(david, "GET", f"/companies/{story.globex}/audit"),
         403,
         detail_has="audit:read",
     )
 
-    # -- Sara: the admin manages members, deletes, reads the audit log ---------------------
+
+# -- Sara: the admin manages members, deletes, reads the audit log ----------------------------
+
+
+async def _sara_adds_nina(story: Story) -> None:
+    """Sara adds Nina, who has an account but no company, and promotes her to agent."""
+    demo, sara, nina = story.demo, story["sara"], story["nina"]
     demo.act(sara, "manages Acme")
     demo.show(sara, await demo.tickets(sara))
-    nina = s["nina"]
     new_id, handle = nina.user_id, nina.name
     r = await demo.call(
         sara,
         "POST",
-        f"/companies/{acme}/members",
+        f"/companies/{story.acme}/members",
         json={"email": nina.persona.email, "role": "customer"},
     )
     demo.require(
@@ -472,9 +550,9 @@ async def _story(demo: Demo, created: dict[str, str]) -> None:
         r,
         201,
     )
-    created["member"] = new_id
+    demo.pending.member = new_id
     r = await demo.call(
-        sara, "PATCH", f"/companies/{acme}/members/{new_id}", json={"role": "agent"}
+        sara, "PATCH", f"/companies/{story.acme}/members/{new_id}", json={"role": "agent"}
     )
     demo.verify(
         f"Sara promotes {handle} to agent",
@@ -487,59 +565,44 @@ async def _story(demo: Demo, created: dict[str, str]) -> None:
         [(m["company_name"], m["role"]) for m in me["memberships"]] == [(ACME, "agent")],
         me["memberships"],
     )
+
+
+async def _sara_puts_back(story: Story) -> None:
+    """Sara deletes Lisa's ticket (gone for Lisa too) and removes Nina again."""
+    demo, sara, nina, tid = story.demo, story["sara"], story["nina"], story.lisa_ticket
     demo.expect(
         "Sara deletes Lisa's ticket", await demo.call(sara, "DELETE", f"/tickets/{tid}"), 204
     )
-    created.pop("ticket")
+    demo.pending.ticket = None
     demo.expect(
-        "Lisa's ticket is gone for Lisa too", await demo.call(lisa, "GET", f"/tickets/{tid}"), 404
-    )
-    r = await demo.call(sara, "DELETE", f"/companies/{acme}/members/{new_id}")
-    if demo.expect(f"Sara removes {handle} again", r, 204):
-        created.pop("member")
-    me = demo.require(f"{handle} asks who she is", await demo.call(nina, "GET", "/auth/me"), 200)
-    demo.verify(f"{handle} is in no company again", me["memberships"] == [], me["memberships"])
-    await _audit(demo, sara, mark, acme, tid)
-
-    # -- John: the last admin cannot step down ---------------------------------------------
-    demo.act(john, "administers Globex")
-    demo.show(john, seen["john"])
-    r = await demo.call(john, "GET", f"/companies/{globex}/members")
-    members = demo.require("John lists Globex's members", r, 200)
-    roles = {m["username"]: m["role"] for m in members}
-    demo.verify("Mark is a customer in Globex", roles.get("mark") == "customer", roles)
-    demo.expect(
-        "John demotes himself (the last admin; refused with 409)",
-        await demo.call(
-            john, "PATCH", f"/companies/{globex}/members/{john.user_id}", json={"role": "agent"}
-        ),
-        409,
-        detail_has="admin",
-    )
-    demo.expect(
-        "John reads Acme's audit log (not a member there: not found)",
-        await demo.call(john, "GET", f"/companies/{acme}/audit"),
+        "Lisa's ticket is gone for Lisa too",
+        await demo.call(story["lisa"], "GET", f"/tickets/{tid}"),
         404,
     )
+    handle = nina.name
+    r = await demo.call(sara, "DELETE", f"/companies/{story.acme}/members/{nina.user_id}")
+    if demo.expect(f"Sara removes {handle} again", r, 204):
+        demo.pending.member = None
+    me = demo.require(f"{handle} asks who she is", await demo.call(nina, "GET", "/auth/me"), 200)
+    demo.verify(f"{handle} is in no company again", me["memberships"] == [], me["memberships"])
 
-    demo.console.rule("[bold]Back where we started[/]")
-    await demo.check_counts("after the demo")
 
-
-async def _audit(demo: Demo, sara: Session, mark: Session, acme: str, tid: str) -> None:
+async def _audit(story: Story) -> None:
     """Sara reads the audit log: Mark's refused deletion and her own, of this run's ticket."""
-    wanted = {("ticket:delete", False, mark.user_id), ("ticket:delete", True, sara.user_id)}
+    demo, sara, tid = story.demo, story["sara"], story.lisa_ticket
+    wanted = {
+        ("ticket:delete", False, story["mark"].user_id),
+        ("ticket:delete", True, sara.user_id),
+    }
     loop = asyncio.get_running_loop()
     deadline = loop.time() + AUDIT_WAIT_SECONDS
     while True:
-        r = await demo.call(sara, "GET", f"/companies/{acme}/audit", params={"limit": 200})
+        r = await demo.call(sara, "GET", f"/companies/{story.acme}/audit", params={"limit": 200})
         if r.status_code != 200:
             demo.expect("Sara reads the audit log", r, 200)
             return
-        events = r.json()["items"]
-        found = {
-            (e["action"], e["allowed"], e["user_id"]) for e in events if e["resource_id"] == tid
-        }
+        events = [e for e in r.json()["items"] if e["resource_id"] == tid]
+        found = {(e["action"], e["allowed"], e["user_id"]) for e in events}
         if wanted <= found or loop.time() > deadline:
             break
         await asyncio.sleep(0.2)  # written in the background: give the flusher a moment
@@ -548,31 +611,192 @@ async def _audit(demo: Demo, sara: Session, mark: Session, acme: str, tid: str) 
     for column in ("who", "action", "allowed", "reason"):
         table.add_column(column)
     for e in events:
-        if e["resource_id"] == tid:
-            table.add_row(
-                demo.names.get(e["user_id"] or "", "?"),
-                e["action"],
-                "yes" if e["allowed"] else "[red]no[/]",
-                demo.readable(e["reason"]),
-            )
+        table.add_row(
+            demo.names.get(e["user_id"] or "", "?"),
+            e["action"],
+            "yes" if e["allowed"] else "[red]no[/]",
+            demo.readable(e["reason"]),
+        )
     demo.console.print(table)
     demo.verify("it records Mark's refused deletion and Sara's deletion", wanted <= found, found)
 
 
-async def _undo(demo: Demo, created: dict[str, str]) -> None:
+# -- John: the last admin cannot step down; an agent scoped to a group -----------------------
+
+
+async def _john_administers_globex(story: Story) -> None:
+    """John, Globex's only admin, may not demote himself, and is a stranger to Acme."""
+    demo, john = story.demo, story["john"]
+    demo.act(john, "administers Globex")
+    demo.show(john, story.seen["john"])
+    r = await demo.call(john, "GET", f"/companies/{story.globex}/members")
+    members = demo.require("John lists Globex's members", r, 200)
+    roles = {m["username"]: m["role"] for m in members}
+    demo.verify("Mark is a customer in Globex", roles.get("mark") == "customer", roles)
+    demo.expect(
+        "John demotes himself (the last admin; refused with 409)",
+        await demo.call(
+            john,
+            "PATCH",
+            f"/companies/{story.globex}/members/{john.user_id}",
+            json={"role": "agent"},
+        ),
+        409,
+        detail_has="admin",
+    )
+    demo.expect(
+        "John reads Acme's audit log (not a member there: not found)",
+        await demo.call(john, "GET", f"/companies/{story.acme}/audit"),
+        404,
+    )
+
+
+async def _john_scopes_emma(story: Story) -> None:
+    """John narrows Emma's ticket access to her group: she sees Sales' ticket, not David's."""
+    demo, john, emma = story.demo, story["john"], story["emma"]
+    demo.act(john, "scopes Emma to the Sales group")
+    sales = await _sales(story)
+    demo.expect(
+        "John gives David, a customer, group-scoped access (only agents have levels)",
+        await _set_access(story, story["david"], "groups"),
+        422,
+        detail_has="not available to role",
+    )
+    # Noted before asking: putting back is harmless if the change never happened, and a
+    # change whose answer was lost is put back too.
+    demo.pending.scoped = emma.user_id
+    body = demo.require(
+        "John sets Emma's ticket access to groups", await _set_access(story, emma, "groups"), 200
+    )
+    demo.verify("Emma's ticket access is groups", body["ticket_access"] == "groups", body)
+    await _emma_sees(
+        story, [story.mark_globex_ticket], "Emma now sees 1 ticket, the one in Sales (Mark's quote)"
+    )
+    demo.expect(
+        "Emma opens David's ticket (in no group of hers: not found)",
+        await demo.call(emma, "GET", f"/tickets/{story.david_ticket}"),
+        404,
+    )
+    demo.pending.moved = story.david_ticket
+    body = demo.require(
+        "John moves David's ticket into Sales",
+        await demo.call(john, "PATCH", f"/tickets/{story.david_ticket}", json={"group_id": sales}),
+        200,
+    )
+    demo.verify("David's ticket is in Sales", body["group_id"] == sales, body)
+    both = [story.david_ticket, story.mark_globex_ticket]
+    await _emma_sees(story, both, "Emma sees David's ticket at once: 2 tickets")
+
+
+async def _john_unscopes_emma(story: Story) -> None:
+    """John puts David's ticket back in no group and Emma's access back to all."""
+    demo, john, emma = story.demo, story["john"], story["emma"]
+    body = demo.require(
+        "John moves David's ticket out of Sales again",
+        await demo.call(john, "PATCH", f"/tickets/{story.david_ticket}", json={"group_id": None}),
+        200,
+    )
+    demo.pending.moved = None
+    demo.verify("David's ticket is in no group", body["group_id"] is None, body)
+    demo.expect(
+        "Emma opens David's ticket (out of her group again: not found)",
+        await demo.call(emma, "GET", f"/tickets/{story.david_ticket}"),
+        404,
+    )
+    body = demo.require(
+        "John sets Emma's ticket access back to all", await _set_access(story, emma, "all"), 200
+    )
+    demo.pending.scoped = None
+    demo.verify("Emma's ticket access is all", body["ticket_access"] == "all", body)
+    both = [story.david_ticket, story.mark_globex_ticket]
+    await _emma_sees(story, both, "Emma sees both Globex tickets again")
+
+
+async def _sales(story: Story) -> str:
+    """The id of Globex's Sales group, checked to be as seeded: Emma, and Mark's ticket."""
+    demo = story.demo
+    r = await demo.call(story["john"], "GET", f"/companies/{story.globex}/groups")
+    groups: dict[str, dict[str, Any]] = {
+        g["name"]: g for g in demo.require("John lists Globex's groups", r, 200)
+    }
+    sales = groups.get("Sales")
+    if sales is None:
+        demo.surprise(f"Globex's groups: expected Sales, got {sorted(groups)}")
+        raise Abort("the demo tenants differ from the seed's: run `make seed`")
+    demo.names[sales["id"]] = "Sales"
+    in_sales = {t["id"] for t in story.seen["john"] if t["group_id"] == sales["id"]}
+    demo.verify(
+        "Sales has Emma in it, and Mark's quote ticket but not David's",
+        sales["member_ids"] == [story["emma"].user_id] and in_sales == {story.mark_globex_ticket},
+        {"members": sales["member_ids"], "tickets": sorted(in_sales)},
+    )
+    return str(sales["id"])
+
+
+async def _set_access(story: Story, who: Session, level: str) -> httpx.Response:
+    """John sets a Globex member's ticket access."""
+    path = f"/companies/{story.globex}/members/{who.user_id}"
+    return await story.demo.call(story["john"], "PATCH", path, json={"ticket_access": level})
+
+
+async def _emma_sees(story: Story, expected: list[str], what: str) -> None:
+    """Emma lists her tickets: exactly `expected`, on the very next request."""
+    seen = await story.demo.tickets(story["emma"])
+    story.demo.verify(
+        what,
+        sorted(t["id"] for t in seen) == sorted(expected),
+        [story.demo.names.get(t["id"], t["subject"]) for t in seen],
+    )
+
+
+STEPS: tuple[Callable[[Story], Awaitable[None]], ...] = (
+    _lisa_opens_a_ticket,
+    _lisa_is_refused,
+    _mark_picks_up_the_ticket,
+    _mark_within_his_roles,
+    _lisa_checks_again,
+    _emma_works_globex,
+    _david_follows_his_ticket,
+    _sara_adds_nina,
+    _sara_puts_back,
+    _audit,
+    _john_administers_globex,
+    _john_scopes_emma,
+    _john_unscopes_emma,
+)
+
+
+async def _undo(demo: Demo) -> None:
     """Put back what a stopped run left behind, so the next run starts from the seed."""
-    sara = demo.sessions.get("sara")
-    if not created or sara is None:
-        return
-    acme = sara.company_id(ACME)
-    if "ticket" in created:
-        r = await demo.call(sara, "DELETE", f"/tickets/{created['ticket']}")
-        if r.status_code not in (204, 404):
-            demo.surprise(f"clean-up: deleting the demo ticket failed: {_said(r)}")
-    if "member" in created:
-        r = await demo.call(sara, "DELETE", f"/companies/{acme}/members/{created['member']}")
-        if r.status_code not in (204, 404):
-            demo.surprise(f"clean-up: removing the demo member failed: {_said(r)}")
+    for what, username, method, path, body in _leftovers(demo):
+        r = await demo.call(demo.sessions[username], method, path, json=body)
+        if r.status_code not in (200, 204, 404):
+            demo.surprise(f"clean-up: {what} failed: {_said(r)}")
+
+
+def _leftovers(demo: Demo) -> list[tuple[str, str, str, str, Any]]:
+    """The requests that undo `demo.pending` (what, as whom, method, path, body), in the
+    order the story itself puts things back. Changes are made only once all are signed in."""
+    pending, sessions = demo.pending, demo.sessions
+    undo: list[tuple[str, str, str, str, Any]] = []
+    if pending.moved:
+        path = f"/tickets/{pending.moved}"
+        undo.append(
+            ("moving David's ticket out of Sales", "john", "PATCH", path, {"group_id": None})
+        )
+    if pending.scoped:
+        path = f"/companies/{sessions['john'].company_id(GLOBEX)}/members/{pending.scoped}"
+        undo.append(
+            ("giving Emma all ticket access again", "john", "PATCH", path, {"ticket_access": "all"})
+        )
+    if pending.ticket:
+        undo.append(
+            ("deleting the demo ticket", "sara", "DELETE", f"/tickets/{pending.ticket}", None)
+        )
+    if pending.member:
+        path = f"/companies/{sessions['sara'].company_id(ACME)}/members/{pending.member}"
+        undo.append(("removing the demo member", "sara", "DELETE", path, None))
+    return undo
 
 
 def _detail(r: httpx.Response) -> str:

@@ -1,16 +1,19 @@
 """`make demo` as an end-to-end test: the story holds, repeats, and notices a broken world."""
 
 import io
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from rich.console import Console
 
 from app.config import Settings
 from app.services.access import rebuild
 from models import Company, Grant, Membership, Ticket, User
-from scripts.demo import run_demo
+from scripts import demo
+from scripts.demo import Abort, Story, run_demo
 from scripts.seed import seed_demo
 from tests.utils.factories import World
 
@@ -30,13 +33,24 @@ async def tenant_state() -> dict[str, Any]:
     """What the demo promises to put back: tickets, memberships and grants."""
     memberships = await Membership.find_all().sort("_id").to_list()
     return {
-        "tickets": [t.model_dump() for t in await Ticket.find_all().sort("_id").to_list()],
+        # Without `updated_at`: John moves David's ticket into Sales and out again, which
+        # moves it (`ticket_changes` checks that nothing else does); every field is back.
+        "tickets": [
+            t.model_dump(exclude={"updated_at"})
+            for t in await Ticket.find_all().sort("_id").to_list()
+        ],
         # Without `updated_at`: the refused last-admin demotion is written and then reverted
-        # (memberships.change_member verifies after the write), which moves it; roles are what
-        # the demo promises to keep.
+        # (memberships.change_member verifies after the write), and Emma's ticket access is
+        # narrowed and widened again, which moves it; roles and access levels are what the
+        # demo promises to keep.
         "memberships": [m.model_dump(exclude={"updated_at"}) for m in memberships],
         "grants": await Grant.find_all().count(),
     }
+
+
+async def ticket_changes() -> dict[str, object]:
+    """Each ticket's subject and when it last changed."""
+    return {t.subject: t.updated_at for t in await Ticket.find_all().to_list()}
 
 
 async def test_demo_runs_clean_twice_and_restores_the_seed(
@@ -44,6 +58,7 @@ async def test_demo_runs_clean_twice_and_restores_the_seed(
 ) -> None:
     await seeded(app, settings)
     before = await tenant_state()
+    changed_before = await ticket_changes()
     users_before = await User.find_all().count()
 
     for run in (1, 2):
@@ -55,6 +70,15 @@ async def test_demo_runs_clean_twice_and_restores_the_seed(
         assert "refused 403" in text and "lacks members:list" in text
         assert "refused 404" in text and "refused 409" in text
         assert await tenant_state() == before, f"run {run} left something behind"
+        # The group step shows an agent scoped to a group, with the server's reasons.
+        assert "refused 422" in text and "not available to role" in text
+        assert "Emma now sees 1 ticket" in text
+
+    changed = await ticket_changes()
+    # Only the ticket John moved into a group and out again was written to.
+    assert {s for s in changed if changed[s] != changed_before[s]} == {
+        "Shipping labels download as a blank PDF"
+    }
 
     assert await User.find_all().count() == users_before, "no account is left behind"
     # Each run's ticket consumed a number: Acme's counter moved from 2 to 4.
@@ -103,3 +127,33 @@ async def test_demo_without_the_seed_stops_at_sign_in(client: httpx.AsyncClient)
     surprises = await run_demo(client, console)
     assert len(surprises) == 1 and surprises[0].startswith("Lisa signs in: expected 200, got 401")
     assert "make seed" in out.getvalue()
+
+
+async def stop_here(story: Story) -> None:
+    """A step that stops the story, as a refused step the rest depends on does."""
+    raise Abort("stopped by the test")
+
+
+@pytest.mark.parametrize(
+    "last_step",
+    [demo._sara_adds_nina, demo._john_scopes_emma],
+    ids=["with Lisa's ticket and Nina in Acme", "with Emma scoped and David's ticket moved"],
+)
+async def test_a_demo_stopped_half_way_puts_everything_back(
+    app: FastAPI,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    last_step: Callable[[Story], Awaitable[None]],
+) -> None:
+    await seeded(app, settings)
+    before = await tenant_state()
+    steps = demo.STEPS[: demo.STEPS.index(last_step) + 1]
+    monkeypatch.setattr(demo, "STEPS", (*steps, stop_here))
+
+    console, out = quiet()
+    surprises = await run_demo(client, console)
+
+    assert surprises == [], out.getvalue()
+    assert "Stopped: stopped by the test" in out.getvalue()
+    assert await tenant_state() == before, "the clean-up left something behind"
