@@ -379,7 +379,7 @@ class Scope:
         )
         if raw is None:
             raise NotFound(f"{resource.type} not found")
-        return model.model_validate(raw)  # type: ignore[no-any-return]  # D, by `type(doc)`
+        return model.model_validate(raw)
 
     async def delete(self, target: Authorized[D], session: AsyncClientSession | None = None) -> D:
         """Delete an authorized document (the permission filter applied again); return it."""
@@ -391,4 +391,4 @@ class Scope:
         )
         if raw is None:
             raise NotFound(f"{resource.type} not found")
-        return model.model_validate(raw)  # type: ignore[no-any-return]  # D, by `type(doc)`
+        return model.model_validate(raw)
