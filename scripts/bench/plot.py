@@ -7,7 +7,7 @@ from typing import Any
 from scripts.bench.results import Point, Results
 
 COLORS = {"query": "tab:gray", "pushdown": "tab:green", "bulk": "tab:orange", "post": "tab:red"}
-STYLES = {"customer": "-", "agent": "--"}
+STYLES = {"customer": "-", "agent": "--", "agent (groups)": "-."}
 
 
 def _axes(ax: Any, sizes: list[int], ylabel: str, title: str) -> None:
