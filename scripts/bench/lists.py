@@ -166,8 +166,13 @@ def _table(run: Run, timings: dict[Key, Timing]) -> list[list[str]]:
 
 
 def _series(run: Run, timings: dict[Key, Timing]) -> dict[str, list[Point]]:
+    """Each contender's points per persona, persona by persona (the legend's order)."""
     series: dict[str, list[Point]] = {}
-    for (size, persona, name), t in sorted(timings.items()):
+    order = sorted(
+        timings.items(),
+        key=lambda kv: (PERSONAS.index(kv[0][1]), CONTENDERS.index(kv[0][2]), kv[0][0]),
+    )
+    for (size, persona, name), t in order:
         series.setdefault(f"{name}, {persona}", []).append(Point(size, t.ms, t.docs))
     return series
 
