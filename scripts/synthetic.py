@@ -9,11 +9,17 @@ exactly the field shapes of `models/*.py` (a test validates them against the mod
 - companies whose `ticket_seq` equals their number of tickets, so the API numbers the
   next ticket correctly;
 - memberships: per tenant a few admins, some agents, many customers, and a few users who
-  belong to several tenants with a different role in each;
+  belong to several tenants with a different role in each; of a tenant's agents, one in
+  three keeps `all` ticket access, the others are scoped to their `groups`, and with four
+  agents or more the last one sees only tickets `assigned` to them;
+- helpdesk groups: three to eight per tenant, each agent a member of one or two (stored as
+  grants, role `member` on the group, as the API stores them);
 - tickets numbered 1..N per company, newest with the highest `_id` (ids are built from
   `created_at`), a realistic status and priority mix, created by the tenant's customers,
-  mostly assigned to its staff once worked on, some with replies and internal notes;
-- viewer grants: tickets shared with another customer of the same tenant.
+  most in a group, mostly assigned once worked on to staff who handle the ticket's group
+  (the API refuses other assignees), some with replies and internal notes;
+- viewer grants: tickets shared with another customer of the same tenant;
+- each user's copy of their memberships and grants (`User.access`), as the API keeps it.
 
 `scripts/seed.py --tenants T --tickets-per-tenant N --users-per-tenant U` and
 `scripts/bench` call `seed_synthetic`. Calling it again on the same database adds new
@@ -48,7 +54,7 @@ from rich.progress import (
 from rich.text import Text
 
 from app.security import hash_password
-from models import Company, Grant, Membership, Ticket, User
+from models import Company, Grant, Group, Membership, Ticket, User
 
 PASSWORD = "demo-pass-2026"  # the demo tenants' password, so synthetic users can sign in
 NAME_PREFIX = "Synthetic "
@@ -64,6 +70,19 @@ COMPANIES = str(Company.Settings.name)
 MEMBERSHIPS = str(Membership.Settings.name)
 TICKETS = str(Ticket.Settings.name)
 GRANTS = str(Grant.Settings.name)
+GROUPS = str(Group.Settings.name)
+
+IN_A_GROUP = 0.85  # the share of tickets routed to a group
+_GROUP_NAMES = (
+    "Billing",
+    "Hardware",
+    "Accounts",
+    "Network",
+    "Mobile",
+    "Onboarding",
+    "Security",
+    "Integrations",
+)
 
 _PRODUCTS = (
     "Printer",
@@ -121,7 +140,8 @@ _PRIORITY = (("low", 25), ("normal", 50), ("high", 18), ("urgent", 7))
 
 @dataclass
 class _Tenant:
-    """One synthetic company and its members, by role."""
+    """One synthetic company: its members by role, the agents' access levels, its groups
+    and who is in them."""
 
     index: int
     id: ObjectId
@@ -129,11 +149,38 @@ class _Tenant:
     agents: list[ObjectId] = field(default_factory=list)
     customers: list[ObjectId] = field(default_factory=list)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    levels: dict[ObjectId, str] = field(default_factory=dict)  # agents not at `all`
+    groups: list[ObjectId] = field(default_factory=list)
+    members: dict[ObjectId, list[ObjectId]] = field(default_factory=dict)  # user -> groups
+    _cached: dict[tuple[bool, ObjectId | None], list[ObjectId]] = field(default_factory=dict)
 
     @property
     def staff(self) -> list[ObjectId]:
         """Members tickets may be assigned to (admins and agents)."""
         return self.admins + self.agents
+
+    def handlers(self, group: ObjectId | None) -> list[ObjectId]:
+        """Staff who reach a ticket of `group` (None: of no group) without being assigned
+        it: those with `all` access, and the agents scoped to groups who are in `group`."""
+        return self._staff_for(group, assignable=False)
+
+    def assignable(self, group: ObjectId | None) -> list[ObjectId]:
+        """Staff the API lets a ticket of `group` be assigned to: its handlers, and the
+        agents who see only what is assigned to them."""
+        return self._staff_for(group, assignable=True)
+
+    def _staff_for(self, group: ObjectId | None, assignable: bool) -> list[ObjectId]:
+        found = self._cached.get((assignable, group))
+        if found is None:
+            found = [uid for uid in self.staff if self._reaches(uid, group, assignable)]
+            self._cached[(assignable, group)] = found
+        return found
+
+    def _reaches(self, uid: ObjectId, group: ObjectId | None, assigned: bool) -> bool:
+        level = self.levels.get(uid)
+        if level == "groups":
+            return group in self.members.get(uid, ())
+        return level != "assigned" or assigned
 
 
 class _Ids:
@@ -163,9 +210,11 @@ def _pick(rng: random.Random, table: Sequence[tuple[str, int]]) -> str:
 
 
 def _role_counts(users_per_tenant: int) -> tuple[int, int, int]:
-    """(admins, agents, customers) of one tenant: customers are the great majority."""
+    """(admins, agents, customers) of one tenant: customers are the great majority, and
+    there are four agents or more when the tenant is large enough (agents at each access
+    level)."""
     admins = max(1, users_per_tenant // 50)
-    agents = max(1, users_per_tenant // 8)
+    agents = max(users_per_tenant // 8, min(4, (users_per_tenant - admins) // 2))
     return admins, agents, users_per_tenant - admins - agents
 
 
@@ -314,21 +363,64 @@ def _cross_memberships(
     return extra
 
 
+def _organise(
+    ids: _Ids, tenants: list[_Tenant], users_per_tenant: int
+) -> tuple[list[Doc], list[Doc], list[Doc]]:
+    """Every membership (home tenant, then the cross-tenant ones), group, and group
+    membership (grant); the tenants learn their extra members, groups and access levels."""
+    roles = [
+        (tenant, uid, role)
+        for tenant in tenants
+        for role, members in (
+            ("admin", tenant.admins),
+            ("agent", tenant.agents),
+            ("customer", tenant.customers),
+        )
+        for uid in members
+    ]
+    for pos, uid, role in _cross_memberships(tenants, users_per_tenant):
+        tenant = tenants[pos]
+        roles.append((tenant, uid, role))
+        (tenant.agents if role == "agent" else tenant.customers).append(uid)
+    groups: list[Doc] = []
+    grants: list[Doc] = []
+    for tenant in tenants:
+        tenant_groups, tenant_grants = _groups_and_levels(ids, tenant)
+        groups += tenant_groups
+        grants += tenant_grants
+    memberships = [_membership(t, uid, role, t.levels.get(uid)) for t, uid, role in roles]
+    return memberships, groups, grants
+
+
+def _copy_facts_to_users(users: list[Doc], memberships: list[Doc], grants: list[Doc]) -> None:
+    """Give each user their copy of their memberships and grants (models.user.Access), as
+    the API keeps it; viewer grants join it once written (`_copy_grants_to_users`)."""
+    access: dict[ObjectId, Doc] = {u["_id"]: {"memberships": [], "grants": []} for u in users}
+    for m in memberships:
+        fact = {"company": m["company"], "role": m["role"], "level": m["ticket_access"]}
+        access[m["user"]]["memberships"].append(fact)
+    for g in grants:
+        access[g["user"]]["grants"].append(_grant_fact(g))
+    for user in users:
+        user["access"] = access[user["_id"]]
+
+
 def _ticket(
     rng: random.Random, ids: _Ids, tenant: _Tenant, number: int, created: datetime, now: datetime
 ) -> Doc:
     """One ticket document, with its replies."""
     status = _pick(rng, _OLD_STATUS if now - created > timedelta(days=30) else _NEW_STATUS)
     creator = rng.choice(tenant.customers)
+    group = rng.choice(tenant.groups) if tenant.groups and rng.random() < IN_A_GROUP else None
     assigned = None
     if rng.random() < (0.3 if status == "open" else 0.9):
-        assigned = rng.choice(tenant.staff)
+        assigned = rng.choice(tenant.assignable(group))
     replies: list[Doc] = []
     at = created
     for _ in range(rng.choices((0, 1, 2, 3), weights=(55, 25, 12, 8))[0]):
         at = _ms(min(now, at + timedelta(minutes=rng.randrange(5, 3 * 24 * 60))))
         internal = rng.random() < 0.3
-        staff = assigned or rng.choice(tenant.staff)
+        staff = assigned or rng.choice(tenant.handlers(group))
         author = staff if internal or rng.random() < 0.5 else creator
         replies.append(
             {
@@ -352,7 +444,7 @@ def _ticket(
         "priority": _pick(rng, _PRIORITY),
         "created_by": creator,
         "assigned_to": assigned,
-        "group": None,
+        "group": group,
         "replies": replies,
         "created_at": created,
         "updated_at": max(updated, created),
@@ -399,24 +491,8 @@ async def seed_synthetic(
     users, tenant_list = _users_and_tenants(
         rng, ids, first, tenants, users_per_tenant, password_hash, now
     )
-    memberships: list[Doc] = []
-    for tenant in tenant_list:
-        for role, members in (
-            ("admin", tenant.admins),
-            ("agent", tenant.agents),
-            ("customer", tenant.customers),
-        ):
-            memberships.extend(_membership(tenant, uid, role) for uid in members)
-    for pos, uid, role in _cross_memberships(tenant_list, users_per_tenant):
-        tenant = tenant_list[pos]
-        memberships.append(_membership(tenant, uid, role))
-        (tenant.agents if role == "agent" else tenant.customers).append(uid)
-    # Each user carries a copy of their memberships (models.user.Access), as the API keeps it.
-    facts: dict[ObjectId, list[Doc]] = {}
-    for m in memberships:
-        facts.setdefault(m["user"], []).append({"company": m["company"], "role": m["role"]})
-    for user in users:
-        user["access"] = {"memberships": facts.get(user["_id"], []), "grants": []}
+    memberships, groups, member_grants = _organise(ids, tenant_list, users_per_tenant)
+    _copy_facts_to_users(users, memberships, member_grants)
     companies = [
         {
             "_id": t.id,
@@ -449,14 +525,21 @@ async def seed_synthetic(
         (USERS, len(users)),
         (COMPANIES, len(companies)),
         (MEMBERSHIPS, len(memberships)),
+        (GROUPS, len(groups)),
         (TICKETS, tenants * tickets_per_tenant),
-        (GRANTS, tenants * grants_per_tenant),
+        (GRANTS, len(member_grants) + tenants * grants_per_tenant),
     ):
         writer.expect(name, total)
     if bar is not None:
         bar.start()
     try:
-        for name, docs in ((USERS, users), (COMPANIES, companies), (MEMBERSHIPS, memberships)):
+        for name, docs in (
+            (USERS, users),
+            (COMPANIES, companies),
+            (MEMBERSHIPS, memberships),
+            (GROUPS, groups),
+            (GRANTS, member_grants),
+        ):
             for k in range(0, len(docs), BATCH):
                 await writer.insert(name, docs[k : k + BATCH])
         replies = 0
@@ -487,6 +570,7 @@ async def seed_synthetic(
         "companies": [t.id for t in tenant_list],
         "users": writer.counts[USERS],
         "memberships": writer.counts[MEMBERSHIPS],
+        "groups": writer.counts[GROUPS],
         "tickets": writer.counts[TICKETS],
         "replies": replies,
         "grants": writer.counts[GRANTS],
@@ -499,8 +583,7 @@ async def _copy_grants_to_users(db: AsyncDatabase[Doc], grants: list[Doc]) -> No
     """Give each grant holder's copy of their facts the grants (models.user.Access)."""
     held: dict[ObjectId, list[Doc]] = {}
     for g in grants:
-        fact = {k: g[k] for k in ("resource_type", "resource_id", "company", "role")}
-        held.setdefault(g["user"], []).append(fact)
+        held.setdefault(g["user"], []).append(_grant_fact(g))
     updates = [
         UpdateOne({"_id": user}, {"$push": {"access.grants": {"$each": facts}}})
         for user, facts in held.items()
@@ -509,14 +592,68 @@ async def _copy_grants_to_users(db: AsyncDatabase[Doc], grants: list[Doc]) -> No
         await db[USERS].bulk_write(updates[k : k + BATCH], ordered=False)
 
 
-def _membership(tenant: _Tenant, user: ObjectId, role: str) -> Doc:
+def _grant_fact(grant: Doc) -> Doc:
+    """A grant as its holder's copy of their facts keeps it (models.user.GrantFact)."""
+    return {k: grant[k] for k in ("resource_type", "resource_id", "company", "role")}
+
+
+def _groups_and_levels(ids: _Ids, tenant: _Tenant) -> tuple[list[Doc], list[Doc]]:
+    """The tenant's groups and its agents' memberships of them (grants), and the agents'
+    access levels (into `tenant`).
+
+    Agent n is in group n (cycling through the groups) and, for odd n, in the next one
+    too; one agent in three keeps `all` access, the others are scoped to their groups,
+    except the last of four or more, who sees only what is assigned to them.
+    """
+    agents = tenant.agents
+    count = min(len(_GROUP_NAMES), max(3, len(agents) // 10))
+    at, admin = tenant.created_at, tenant.admins[0]
+    groups: list[Doc] = [
+        {
+            "_id": ids.at(at),
+            "company": tenant.id,
+            "name": name,
+            "created_by": admin,
+            "created_at": at,
+            "updated_at": at,
+        }
+        for name in _GROUP_NAMES[:count]
+    ]
+    tenant.groups = [g["_id"] for g in groups]
+    grants: list[Doc] = []
+    for n, uid in enumerate(agents):
+        if n == len(agents) - 1 and len(agents) >= 4:
+            tenant.levels[uid] = "assigned"
+        elif n % 3:
+            tenant.levels[uid] = "groups"
+        mine = [tenant.groups[n % count]]
+        if n % 2:
+            mine.append(tenant.groups[(n + 1) % count])
+        tenant.members[uid] = mine
+        grants += [
+            {
+                "_id": ids.at(at),
+                "user": uid,
+                "role": "member",
+                "resource_type": "group",
+                "resource_id": group,
+                "company": tenant.id,
+                "created_by": admin,
+                "created_at": at,
+            }
+            for group in mine
+        ]
+    return groups, grants
+
+
+def _membership(tenant: _Tenant, user: ObjectId, role: str, level: str | None) -> Doc:
     joined = tenant.created_at
     return {
         "_id": ObjectId(),
         "user": user,
         "company": tenant.id,
         "role": role,
-        "ticket_access": None,
+        "ticket_access": level,
         "created_by": tenant.admins[0],
         "created_at": joined,
         "updated_at": joined,
@@ -524,7 +661,7 @@ def _membership(tenant: _Tenant, user: ObjectId, role: str) -> Doc:
 
 
 def _grant(rng: random.Random, ids: _Ids, tenant: _Tenant, ticket: Doc, now: datetime) -> Doc:
-    """A viewer grant: `ticket` shared by a staff member with another customer."""
+    """A viewer grant: `ticket` shared with another customer by staff who handle it."""
     viewer = rng.choice(tenant.customers)
     while viewer == ticket["created_by"]:  # terminates: the tenant has two customers or more
         viewer = rng.choice(tenant.customers)
@@ -536,6 +673,6 @@ def _grant(rng: random.Random, ids: _Ids, tenant: _Tenant, ticket: Doc, now: dat
         "resource_type": "ticket",
         "resource_id": ticket["_id"],
         "company": tenant.id,
-        "created_by": rng.choice(tenant.staff),
+        "created_by": rng.choice(tenant.handlers(ticket["group"])),
         "created_at": at,
     }

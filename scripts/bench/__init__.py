@@ -8,10 +8,14 @@ measurements are. `python -m scripts.bench` starts its own development database 
 each family of figures, one module each:
 
 - `decisions`: `Engine.check` against pycasbin and a bare look-up (`check_vs_pycasbin`);
-- `lists`: the list strategies in process against the bare query, at every tenant size
+- `lists`: the list strategies in process against the bare query, at every tenant size,
+  for a customer, an agent who reads every ticket and one scoped to their groups
   (`pushdown_vs_post`, `pushdown_docs_per_result`, `pushdown_scaling`);
 - `load`: the API as its own process (`api`) under concurrent clients (`authz_overhead`,
   latency percentiles and throughput per route, peak memory).
+- `pdp`: the Permit-compatible decision point through the Python Permit SDK (check
+  latency beside Permit's documented one, bulk decisions per second); also runs alone
+  against a running API (`python -m scripts.bench.pdp --base-url ...`).
 
 `report` prints the tables and rewrites docs/benchmarks.md and the README's Benchmarks
 section; `plot` draws docs/benchmarks.png. Every ratio is the median of rounds measured

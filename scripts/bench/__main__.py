@@ -10,17 +10,15 @@ from datetime import UTC, datetime
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-from scripts.bench import decisions, lists, load, plot, report, world
+from scripts.bench import decisions, lists, load, pdp, plot, report, world
 from scripts.bench.options import Options, parse
 from scripts.bench.results import Results, Section
 from scripts.bench.world import Run
 
 Family = Callable[[Run], Awaitable[Section]]
 
-# Each family of figures is one module's `measure`. A PDP family (check latency and bulk
-# throughput of a Permit-compatible PDP, from scripts/pdp_bench.py) goes here as a module
-# `scripts/bench/pdp.py` whose `measure(run)` returns its Section; nothing else changes.
-FAMILIES: tuple[Family, ...] = (decisions.measure, lists.measure, load.measure)
+# Each family of figures is one module's `measure`, returning its Section.
+FAMILIES: tuple[Family, ...] = (decisions.measure, lists.measure, load.measure, pdp.measure)
 
 
 async def _families(run: Run) -> list[Section]:

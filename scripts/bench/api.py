@@ -74,6 +74,19 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
         await proc.wait()
 
 
+def api_environment(uri: str, db: str, jwt_secret: str) -> dict[str, str]:
+    """The API's settings for a run on database `db` at `uri`: development, with the
+    no-authorization baseline mounted and the lists pushed into the query."""
+    return {
+        "ENVIRONMENT": "development",
+        "BENCH_ROUTES": "1",
+        "JWT_SECRET": jwt_secret,
+        "MONGODB_URI": uri,
+        "MONGODB_DB": db,
+        "LIST_STRATEGY": "pushdown",
+    }
+
+
 @contextlib.asynccontextmanager
 async def api_process(env: dict[str, str], log: Path) -> AsyncIterator[Api]:
     """The API in its own process with `env` added to ours; stopped (and awaited) on exit."""

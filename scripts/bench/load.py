@@ -26,7 +26,7 @@ from pydantic import SecretStr
 
 from app.config import Settings
 from app.security import create_access_token
-from scripts.bench.api import Api, api_process
+from scripts.bench.api import Api, api_environment, api_process
 from scripts.bench.lists import PAGE
 from scripts.bench.results import Figure, Ratio, Section, percentile
 from scripts.bench.world import Run, World
@@ -134,17 +134,6 @@ async def _route_loads(
     return rows
 
 
-def _env(run: Run, world: World, secret: str) -> dict[str, str]:
-    return {
-        "ENVIRONMENT": "development",
-        "BENCH_ROUTES": "1",
-        "JWT_SECRET": secret,
-        "MONGODB_URI": run.uri,
-        "MONGODB_DB": world.name,
-        "LIST_STRATEGY": "pushdown",
-    }
-
-
 def _token(run: Run, world: World, user: ObjectId, secret: str) -> str:
     settings = Settings(
         environment="development",
@@ -167,7 +156,7 @@ async def measure(run: Run) -> Section:
     limits = httpx.Limits(max_connections=run.opts.clients)
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         async with (
-            api_process(_env(run, world, secret), Path(tmp) / "api.log") as api,
+            api_process(api_environment(run.uri, world.name, secret), Path(tmp) / "api.log") as api,
             httpx.AsyncClient(
                 base_url=api.base_url, headers=headers, timeout=300, limits=limits
             ) as client,

@@ -7,7 +7,7 @@ from typing import Any
 from scripts.bench.results import Point, Results
 
 COLORS = {"query": "tab:gray", "pushdown": "tab:green", "bulk": "tab:orange", "post": "tab:red"}
-STYLES = {"customer": "-", "agent": "--"}
+STYLES = {"customer": "-", "agent": "--", "agent (groups)": "-."}
 
 
 def _axes(ax: Any, sizes: list[int], ylabel: str, title: str) -> None:
@@ -46,7 +46,7 @@ def draw(results: Results, path: Path) -> None:
     for section in results.sections:
         series |= section.series
     sizes = sorted({p.size for points in series.values() for p in points})
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5), dpi=110)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.6), dpi=110)
     for name, points in series.items():
         x = [p.size for p in points]
         left.plot(x, [p.ms for p in points], **_style(name))
@@ -54,7 +54,9 @@ def draw(results: Results, path: Path) -> None:
     server = results.server.split(" (")[0]
     _axes(left, sizes, "median ms", f"First page of 50 ({server})")
     _axes(right, sizes, "documents received", "Documents the database sent for that page")
-    left.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+    # Below both panels, one column per persona, so that no line is hidden behind it.
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(path)
     plt.close(fig)

@@ -60,7 +60,8 @@ class World:
     companies: list[ObjectId]
     memberships: list[Doc]
     visible: dict[str, int]  # persona -> tickets it may read
-    principals: dict[str, Principal]  # customer, agent, and when seeded: viewer, multi
+    # customer, agent, agent (groups), and when seeded: viewer, multi
+    principals: dict[str, Principal]
 
     @property
     def name(self) -> str:
@@ -83,7 +84,8 @@ async def build(client: Client, opts: Options, size: int) -> World:
     await seed_synthetic(db, opts.tenants, size, opts.users_per_tenant(size))
     found = await db["companies"].find({}, {"_id": 1}).sort("name", 1).to_list()
     companies = [c["_id"] for c in found]
-    memberships = await db["memberships"].find({}, {"user": 1, "company": 1, "role": 1}).to_list()
+    fields = {"user": 1, "company": 1, "role": 1, "ticket_access": 1}
+    memberships = await db["memberships"].find({}, fields).to_list()
     users, visible = await _personas(db, companies[0], memberships)
     principals = {role: await load_principal(user) for role, user in users.items()}
     return World(size, db, companies[0], companies, memberships, visible, principals)
@@ -97,32 +99,47 @@ async def bind(client: Client, name: str) -> None:
 async def _personas(
     db: AsyncDatabase[Doc], company: ObjectId, memberships: list[Doc]
 ) -> tuple[dict[str, ObjectId], dict[str, int]]:
-    """Users by persona, and how many tickets the customer and the agent may read.
+    """Users by persona, and how many tickets the customer and each agent may read.
 
-    The customer and the agent belong to `company` only; the customer files a median
-    number of tickets; the viewer is a customer holding a share; `multi` belongs to
-    several tenants.
+    The customer and the agents belong to `company` only; the customer files a median
+    number of tickets; the agent reads every ticket of the company (`ticket_access` all),
+    the group-scoped agent those of their groups and those assigned to them; the viewer
+    is a customer holding a share; `multi` belongs to several tenants.
     """
     per_user = Counter(m["user"] for m in memberships)
-    only_here = {
-        m["user"]: m["role"]
-        for m in memberships
-        if m["company"] == company and per_user[m["user"]] == 1
+    here = [m for m in memberships if m["company"] == company and per_user[m["user"]] == 1]
+    only_here = {m["user"]: m["role"] for m in here}
+    agents = {
+        level: min(m["user"] for m in here if m["role"] == "agent" and m["ticket_access"] == level)
+        for level in (None, "groups")
     }
     filed = await _tickets_per_creator(db, company)
     customers = sorted(
         (u for u, r in only_here.items() if r == "customer"), key=lambda u: (filed[u], u)
     )
     customer = customers[len(customers) // 2]
-    grants = await db["grants"].find({"company": company}, {"user": 1}).to_list()
+    grants = await db["grants"].find({"company": company, "resource_type": "ticket"}).to_list()
     shares = Counter(g["user"] for g in grants)
-    users = {"customer": customer, "agent": min(u for u, r in only_here.items() if r == "agent")}
+    users = {"customer": customer, "agent": agents[None], "agent (groups)": agents["groups"]}
     viewers = sorted(set(shares) & set(customers))
     several = sorted(u for u, n in per_user.items() if n >= 2)
     users |= {"viewer": viewers[0]} if viewers else {}
     users |= {"multi": several[0]} if several else {}
-    visible = {"customer": filed[customer] + shares[customer], "agent": sum(filed.values())}
+    visible = {
+        "customer": filed[customer] + shares[customer],
+        "agent": sum(filed.values()),
+        "agent (groups)": await _in_groups_or_assigned(db, company, agents["groups"]),
+    }
     return users, visible
+
+
+async def _in_groups_or_assigned(db: AsyncDatabase[Doc], company: ObjectId, agent: ObjectId) -> int:
+    """Tickets of `company` in the agent's groups or assigned to them (what `groups` access
+    reaches, counted from the data rather than from the policy)."""
+    memberships = {"company": company, "user": agent, "resource_type": "group"}
+    groups = [g["resource_id"] for g in await db["grants"].find(memberships).to_list()]
+    reached = {"$or": [{"group": {"$in": groups}}, {"assigned_to": agent}]}
+    return await db["tickets"].count_documents({"company": company, **reached})
 
 
 async def _tickets_per_creator(db: AsyncDatabase[Doc], company: ObjectId) -> Counter[ObjectId]:
