@@ -32,9 +32,10 @@ from app.services.lookups import live_companies
 from authz.audit import AuditLog
 from authz.engine import Decision, Engine, Principal, Resource
 from authz.errors import InvalidInput
-from authz.facts import load_principal
+from authz.facts import principal_of
 from authz.scope import Scope, document_class_of
 from models import User
+from models.user import Access
 
 PDP_MARK = "pdp: "
 """Prefix of the reason of every audit event the PDP surface records."""
@@ -62,8 +63,9 @@ def _tenant(value: str | None) -> str | None:
     return None if value in (None, "", DEFAULT_TENANT) else value
 
 
-async def resolve_users(keys: Iterable[str]) -> dict[str, ObjectId]:
-    """The user id behind each user key that names an existing user (by id or by email)."""
+async def principals_of(keys: Iterable[str]) -> dict[str, Principal]:
+    """The principal behind each user key that names an existing user (by id or by email):
+    one read, the facts coming with the user document as they do for the REST API."""
     keys = set(keys)
     ids = {k: oid for k in keys if (oid := _object_id(k)) is not None}
     emails = {k.lower(): k for k in keys if k not in ids}
@@ -75,14 +77,15 @@ async def resolve_users(keys: Iterable[str]) -> dict[str, ObjectId]:
     if not clauses:
         return {}
     query = clauses[0] if len(clauses) == 1 else {"$or": clauses}
-    docs = await User.get_pymongo_collection().find(query, {"email": 1}).to_list()
-    found: dict[str, ObjectId] = {}
+    docs = await User.get_pymongo_collection().find(query, {"email": 1, "access": 1}).to_list()
+    found: dict[str, Principal] = {}
     by_id = {oid: key for key, oid in ids.items()}
     for doc in docs:
+        principal = principal_of(doc["_id"], Access.model_validate(doc.get("access", {})))
         if doc["_id"] in by_id:
-            found[by_id[doc["_id"]]] = doc["_id"]
+            found[by_id[doc["_id"]]] = principal
         if doc.get("email") in emails:
-            found[emails[doc["email"]]] = doc["_id"]
+            found[emails[doc["email"]]] = principal
     return found
 
 
@@ -150,22 +153,11 @@ class Pdp:
         return [p for p in self.policy.permissions if p.split(":", 1)[0] == resource_type]
 
     async def _scopes(self, keys: set[str]) -> tuple[dict[str, ObjectId], dict[ObjectId, Scope]]:
-        """The user behind each key, and their scope.
-
-        A key that is an id has its facts loaded while the user is looked up, as the REST
-        API loads its caller's (one round trip); an email, once it is found.
-        """
-        guessed = list({oid for k in keys if (oid := _object_id(k)) is not None})
-        users, early = await asyncio.gather(
-            resolve_users(keys), asyncio.gather(*(load_principal(u) for u in guessed))
-        )
-        principals = dict(zip(guessed, early, strict=True))
-        late = [u for u in set(users.values()) if u not in principals]
-        principals.update(
-            zip(late, await asyncio.gather(*(load_principal(u) for u in late)), strict=True)
-        )
+        """The user behind each key, and their scope (one read for all of them)."""
+        principals = await principals_of(keys)
+        users = {key: principal.user_id for key, principal in principals.items()}
         # No audit log in the scope: the PDP records its denials itself, marked as its own.
-        scopes = {u: Scope(self.engine, principals[u]) for u in set(users.values())}
+        scopes = {p.user_id: Scope(self.engine, p) for p in principals.values()}
         return users, scopes
 
     async def _named_resources(
@@ -254,10 +246,9 @@ class Pdp:
 
     async def user_permissions(self, query: UserPermissionsQuery) -> dict[str, PermissionEntry]:
         """Permit's graph for the user, narrowed as asked; an unknown user has none."""
-        user = (await resolve_users([query.user.key])).get(query.user.key)
-        if user is None:
+        principal = (await principals_of([query.user.key])).get(query.user.key)
+        if principal is None:
             return {}
-        principal = await load_principal(user)
         narrow = _Narrowing.of(query)
         graph = self.engine.permissions(principal, narrow.companies)
         entries: dict[str, PermissionEntry] = {}
