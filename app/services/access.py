@@ -55,7 +55,14 @@ async def remove_membership(
     unit.on_failure(lambda: rebuild([user_id]))
 
 
-async def add_grant(grant: Grant, unit: Unit) -> None:
+async def insert_grant(grant: Grant, unit: Unit) -> None:
+    """Store `grant`, then give it to the copy (`DuplicateKeyError` if it is stored already)."""
+    await grant.insert(session=unit.session)
+    unit.on_failure(grant.delete)
+    await _add_grant(grant, unit)
+
+
+async def _add_grant(grant: Grant, unit: Unit) -> None:
     """Give the copy a stored grant (after the record has it)."""
     fact = GrantFact.model_validate(grant, from_attributes=True).model_dump()
     await User.get_pymongo_collection().update_one(

@@ -114,12 +114,10 @@ async def add_to_group(
 
     async def steps(unit: Unit) -> None:
         try:
-            await grant.insert(session=unit.session)
+            await access.insert_grant(grant, unit)
         except DuplicateKeyError as exc:
             # Raised, not swallowed: a write error has already aborted a transaction.
             raise _AlreadyThere from exc
-        unit.on_failure(grant.delete)
-        await access.add_grant(grant, unit)
 
     try:
         await atomic(db, steps)

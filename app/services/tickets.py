@@ -213,11 +213,9 @@ async def share(db: Database, scope: Scope, ticket_id: ObjectId, user_id: Object
 
     async def steps(unit: Unit) -> None:
         try:
-            await grant.insert(session=unit.session)
+            await access.insert_grant(grant, unit)
         except DuplicateKeyError as exc:
             raise Conflict("the ticket is already shared with this user") from exc
-        unit.on_failure(grant.delete)
-        await access.add_grant(grant, unit)
 
     await atomic(db, steps)
     scope.record(target.resource, target.decision)
