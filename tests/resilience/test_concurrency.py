@@ -14,36 +14,15 @@ run on both.
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from beanie import PydanticObjectId
 
-from app.config import Settings
 from models import Company, Grant, Membership, Ticket, User
 from tests.utils.factories import World
-from tests.utils.instances import worker
 
 N = 50
-
-
-@pytest.fixture(scope="module")
-async def remote_url(
-    settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[str]:
-    """A second API process on the same database, started once for the module."""
-    async with worker(settings, tmp_path_factory.mktemp("worker") / "worker.log") as url:
-        yield url
-
-
-@pytest.fixture
-async def remote(remote_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the second API process."""
-    # Generous: these tests are about what the database lets through, not latency, and
-    # argon2 on a loaded two-core machine can take seconds per sign-up.
-    async with httpx.AsyncClient(base_url=remote_url, timeout=60) as c:
-        yield c
 
 
 async def test_parallel_registrations_of_one_email(client: httpx.AsyncClient) -> None:

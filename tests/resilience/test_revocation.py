@@ -5,31 +5,13 @@ of each process: nothing is cached between requests. Each change is made through
 process and checked on the next request to the other, both ways round.
 """
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from app.config import Settings
 from models import Company, Ticket, User
 from tests.utils.factories import World
-from tests.utils.instances import worker
-
-
-@pytest.fixture(scope="module")
-async def remote_url(
-    settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[str]:
-    """A second API process on the same database."""
-    async with worker(settings, tmp_path_factory.mktemp("worker") / "worker.log") as url:
-        yield url
-
-
-@pytest.fixture
-async def remote(remote_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=remote_url, timeout=30) as c:
-        yield c
 
 
 @dataclass
