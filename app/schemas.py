@@ -4,6 +4,7 @@ Every request model forbids unknown fields (a body cannot smuggle `company_id` o
 `created_by` into a write) and bounds every string and list.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
@@ -30,32 +31,26 @@ ObjectIdStr = Annotated[
 Id = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, ObjectId) else v)]
 
 
-def _declared_role(name: str) -> str:
-    if name not in default_engine().roles:
-        raise ValueError(f"must be one of: {', '.join(sorted(default_engine().roles))}")
-    return name
+def _one_of(names: Sequence[str]) -> AfterValidator:
+    """Accept only `names` (declared in the policy), listing them in order when refusing."""
+
+    def declared(name: str) -> str:
+        if name not in names:
+            raise ValueError(f"must be one of: {', '.join(names)}")
+        return name
+
+    return AfterValidator(declared)
 
 
-def _declared_level(name: str) -> str:
-    if name not in default_engine().policy.access_levels:
-        levels = ", ".join(default_engine().policy.access_levels)
-        raise ValueError(f"must be one of: {levels}")
-    return name
-
+_LEVELS = list(default_engine().policy.access_levels)
+_ROLES = sorted(default_engine().roles)
+_TYPES = sorted(default_engine().policy.resource_types)
 
 # An access level (`ticket_access` of a membership), declared in the policy.
-TicketAccess = Annotated[
-    str,
-    AfterValidator(_declared_level),
-    WithJsonSchema({"type": "string", "enum": list(default_engine().policy.access_levels)}),
-]
+TicketAccess = Annotated[str, _one_of(_LEVELS), WithJsonSchema({"type": "string", "enum": _LEVELS})]
 
 # A tenant role: the policy (authz/policy.toml) is the one place roles are declared.
-Role = Annotated[
-    str,
-    AfterValidator(_declared_role),
-    WithJsonSchema({"type": "string", "enum": sorted(default_engine().roles)}),
-]
+Role = Annotated[str, _one_of(_ROLES), WithJsonSchema({"type": "string", "enum": _ROLES})]
 Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(str.lower)]
 Password = Annotated[str, Field(min_length=10, max_length=256)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
@@ -410,19 +405,7 @@ class ViewerOut(Output):
 # -- authz -----------------------------------------------------------------------------------
 
 
-def _declared_type(name: str) -> str:
-    if name not in default_engine().policy.resource_types:
-        raise ValueError(
-            f"must be one of: {', '.join(sorted(default_engine().policy.resource_types))}"
-        )
-    return name
-
-
-ResourceType = Annotated[
-    str,
-    AfterValidator(_declared_type),
-    WithJsonSchema({"type": "string", "enum": sorted(default_engine().policy.resource_types)}),
-]
+ResourceType = Annotated[str, _one_of(_TYPES), WithJsonSchema({"type": "string", "enum": _TYPES})]
 PermissionName = Annotated[
     str,
     StringConstraints(min_length=3, max_length=80, pattern=r"^[a-z_]+:[a-z_-]+$"),
