@@ -9,6 +9,8 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 from app.config import Settings
+from app.migrations import migrate
+from authz.engine import Engine, default_engine
 from models import DOCUMENT_MODELS
 
 log = logging.getLogger("app.db")
@@ -25,6 +27,8 @@ class Database:
     transaction_seconds: float = 4.0
     supports_transactions: bool = False
     initialised: bool = False
+    # The policy whose resource types a migration moves data onto (the shipped one if None).
+    engine: Engine | None = None
 
     async def ping(self) -> bool:
         """True when the server answers now."""
@@ -48,11 +52,13 @@ def make_client(settings: Settings) -> AsyncMongoClient[dict[str, object]]:
 
 
 async def initialise(db: Database) -> None:
-    """Bind the documents to the database, create their indexes, learn the topology."""
+    """Bind the documents to the database, create their indexes, learn the topology, and
+    bring data an earlier version wrote to the current shape (`app/migrations.py`)."""
     await init_beanie(database=db.client[db.name], document_models=DOCUMENT_MODELS)
     hello = await db.client.admin.command("hello")
     # Replica-set members and mongos routers run transactions; a standalone server does not.
     db.supports_transactions = "setName" in hello or hello.get("msg") == "isdbgrid"
+    await migrate(db.client[db.name], db.engine or default_engine())
     db.initialised = True
 
 

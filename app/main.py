@@ -83,6 +83,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         make_client(settings),
         settings.mongodb_db,
         transaction_seconds=2 * settings.db_timeout_ms / 1000,
+        engine=app.state.engine,
     )
     app.state.db = db
     try:

@@ -395,7 +395,7 @@ class ViewerIn(Input):
 
 
 class ViewerOut(Output):
-    """A stored viewer grant."""
+    """A member a ticket is shared with (in its `viewer` relation)."""
 
     ticket_id: Id
     user_id: Id

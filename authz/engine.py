@@ -4,6 +4,11 @@ No I/O happens here. `check` answers one question, `bulk_check` many, `query_fil
 compiles the same rules into a MongoDB filter, and `permissions` shows the whole graph.
 All of them read the one `Policy`, so a check and a filter can never disagree (a property
 test in tests/api/test_authz_property.py holds them to it).
+
+A relation may hold one user or many (`many` in the policy: a ticket's viewers). Both
+compile to the same branch, `{tenant: C, path: user}`, which MongoDB matches against a
+value or an array alike, so the filter's size never depends on how many resources name
+the caller.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -14,14 +19,17 @@ from typing import Any
 
 from bson import ObjectId
 
-from authz.errors import Forbidden, NotFound
+from authz.errors import Forbidden, InvalidInput, NotFound
 from authz.policy import DEFAULT_POLICY_PATH, InstanceRole, Policy, ResourceType, load_policy
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
+GRAPH_RESOURCES = 1000
+"""Resources a permission graph lists at most; a larger one is refused with how to narrow."""
+
 
 @dataclass(frozen=True, slots=True)
-class GrantFact:
+class ResourceRoles:
     """Instance roles a user holds on one resource, and that resource's company."""
 
     resource_type: str
@@ -32,15 +40,18 @@ class GrantFact:
 @dataclass(frozen=True, slots=True)
 class Principal:
     """The caller's facts: tenant role (and its access level, where it is not the role's
-    default) per company, and stored grants per resource id.
+    default) per company, and per resource id the instance roles an access level reaches
+    through (the groups they are in).
 
+    Bounded by the caller's memberships: instance roles on the resource a decision is
+    about (a ticket shared with them) are read from that resource, never from here.
     Loaded with the user on every request (see `authz.facts`); never put in a token, so a
     role change or a removal takes effect on the very next request.
     """
 
     user_id: ObjectId
     roles: Mapping[ObjectId, str] = field(default_factory=dict)
-    grants: Mapping[ObjectId, GrantFact] = field(default_factory=dict)
+    resource_roles: Mapping[ObjectId, ResourceRoles] = field(default_factory=dict)
     levels: Mapping[ObjectId, str] = field(default_factory=dict)
 
 
@@ -50,7 +61,8 @@ class Resource:
 
     `company` is the tenant; `id` the resource's own id when it has one; `relations` the
     ids the resource is related to, by the policy's names: users by relation (for a
-    ticket: `creator`, `assignee`) and parent resources by type (`group`).
+    ticket: `creator`, `assignee`; a many-valued one, `viewer`, as a sequence of ids,
+    which may hold only the caller's own entry) and parent resources by type (`group`).
     """
 
     type: str
@@ -91,7 +103,6 @@ _ROLE_REACHES = "role '{0}' in company {1} grants {2} on this {3}, reached as {4
 _ROLE_STOPS = "role '{0}' in company {1} grants {2} only on a {3} reached as {4} ({5} access)"
 _ROLE_LACKS = "role '{0}' in company {1} lacks {2}"
 _INSTANCE_DERIVED = "instance role {0} (as {1} of {2} {3}) grants {4}"
-_INSTANCE_GRANTED = "instance role {0} (shared) on {1} {2} grants {3}"
 _UNKNOWN = "unknown permission {0}"
 
 
@@ -112,6 +123,15 @@ class Engine:
             for level in policy.access_levels.values()
             for type_name, through in level.reach.items()
         }
+        reached_through = {
+            path for level in policy.access_levels.values() for paths in level.reach.values()
+            for path in paths if "#" in path
+        }  # fmt: skip
+        self.copied_roles: tuple[InstanceRole, ...] = tuple(
+            irole for name, irole in policy.instance_roles.items() if name in reached_through
+        )
+        """The instance roles an access level reaches through (`group#member`): their
+        holders' resources are part of the principal, copied into the user's facts."""
 
     def level(self, principal: Principal, company: ObjectId) -> str | None:
         """The access level of `principal`'s role in `company` (None: not a member)."""
@@ -180,15 +200,15 @@ class Engine:
         for path in through:
             parent, _, role = path.partition("#")
             if not role:
-                if resource.relations.get(path) == principal.user_id:
+                if names(resource.relations.get(path), principal.user_id):
                     return path
                 continue
-            grant = principal.grants.get(resource.relations.get(parent))  # type: ignore[arg-type]
+            held = principal.resource_roles.get(resource.relations.get(parent))  # type: ignore[arg-type]
             if (
-                grant is not None
-                and grant.resource_type == parent
-                and grant.company == resource.company
-                and role in grant.roles
+                held is not None
+                and held.resource_type == parent
+                and held.company == resource.company
+                and role in held.roles
             ):
                 return path
         return None
@@ -254,22 +274,11 @@ class Engine:
             if permission not in irole.permissions:
                 continue
             for relation in irole.derived_from:
-                if resource.relations.get(relation) == principal.user_id:
+                if names(resource.relations.get(relation), principal.user_id):
                     return Decision(
                         True, permission, _INSTANCE_DERIVED, irole.name, relation,
                         resource.type, resource.id, permission,
                     )  # fmt: skip
-            grant = principal.grants.get(resource.id) if resource.id is not None else None
-            if (
-                grant is not None
-                and irole.grant_name in grant.roles
-                and grant.company == resource.company
-                and grant.resource_type == resource.type
-            ):
-                return Decision(
-                    True, permission, _INSTANCE_GRANTED, irole.name, resource.type,
-                    resource.id, permission,
-                )  # fmt: skip
         return None
 
     def check_every(self, principal: Principal, permission: str, company: ObjectId) -> Decision:
@@ -331,9 +340,11 @@ class Engine:
         between the policy's names and the documents' fields.
         """
         rtype = self._types[resource_type]
-        relations = {name: _at(doc, path) for name, path in rtype.relations.items()}
-        relations |= {name: _at(doc, path) for name, path in rtype.parents.items()}
-        return Resource(resource_type, _at(doc, rtype.tenant), doc.get("_id"), relations or _EMPTY)
+        relations = {name: value_at(doc, path) for name, path in rtype.relations.items()}
+        relations |= {name: value_at(doc, path) for name, path in rtype.parents.items()}
+        return Resource(
+            resource_type, value_at(doc, rtype.tenant), doc.get("_id"), relations or _EMPTY
+        )
 
     # -- filters ---------------------------------------------------------------------------
 
@@ -344,7 +355,8 @@ class Engine:
 
         The filter is an `$or` of branches, each led by the tenant field, so every query is
         tenant-targeted and index-friendly; with a single branch the `$or` is dropped. Its
-        size grows with the caller's memberships and grants, never with the data. No
+        size grows with the caller's memberships (and the groups an access level reaches
+        through), never with the data nor with what was shared with the caller. No
         permission at all compiles to a filter that matches nothing.
         """
         rtype = self._types[resource_type]
@@ -370,17 +382,6 @@ class Engine:
                 for relation in irole.derived_from:
                     path = rtype.relations[relation]
                     branches.append({tenant: _eq_or_in(rest), path: principal.user_id})
-            shared: dict[ObjectId, list[ObjectId]] = {}
-            for rid, g in principal.grants.items():
-                if (
-                    irole.grant_name in g.roles
-                    and g.resource_type == resource_type
-                    and g.company in principal.roles
-                    and g.company not in full_set
-                ):
-                    shared.setdefault(g.company, []).append(rid)
-            for company, ids in shared.items():
-                branches.append({tenant: company, "_id": _eq_or_in(ids)})
         if not branches:
             return {tenant: {"$in": []}}
         return branches[0] if len(branches) == 1 else {"$or": branches}
@@ -397,8 +398,8 @@ class Engine:
                 continue
             parents = [
                 rid
-                for rid, g in principal.grants.items()
-                if g.resource_type == parent and g.company == company and role in g.roles
+                for rid, held in principal.resource_roles.items()
+                if held.resource_type == parent and held.company == company and role in held.roles
             ]
             if parents:
                 branches.append({rtype.tenant: company, rtype.parents[parent]: _eq_or_in(parents)})
@@ -407,13 +408,22 @@ class Engine:
     # -- introspection ---------------------------------------------------------------------
 
     def permissions(
-        self, principal: Principal, companies: Sequence[ObjectId] | None = None
+        self,
+        principal: Principal,
+        companies: Sequence[ObjectId] | None = None,
+        limit: int | None = None,
     ) -> dict[str, Any]:
-        """The caller's permission graph: per company, per granted resource, and derived.
+        """The caller's permission graph: per company, per resource held, and derived.
 
         Shaped like the tutorial's `getUserPermissions`, plus the derived instance roles,
-        which hold on every resource whose relation names the caller.
+        which hold on every resource whose relation names the caller: a ticket shared with
+        them is one of those (`viewer`), described once as a relation rather than listed,
+        so the graph does not grow with what was shared. `resources` lists the roles held
+        on resources an access level reaches through (the caller's groups), at most
+        `limit` (`GRAPH_RESOURCES`) of them: a larger graph is refused (`InvalidInput`),
+        never cut short.
         """
+        limit = GRAPH_RESOURCES if limit is None else limit
         wanted = set(companies) if companies is not None else None
         graph: dict[str, Any] = {
             "user_id": str(principal.user_id),
@@ -424,29 +434,38 @@ class Engine:
         for company, role in principal.roles.items():
             if wanted is None or company in wanted:
                 graph["companies"][str(company)] = self._company_entry(principal, company, role)
-        for rid, grant in principal.grants.items():
-            if grant.company not in principal.roles:
+        for rid, held in principal.resource_roles.items():
+            if held.company not in principal.roles:
                 continue
-            if wanted is not None and grant.company not in wanted:
+            if wanted is not None and held.company not in wanted:
                 continue
+            if len(graph["resources"]) == limit:
+                raise InvalidInput(
+                    f"the user holds roles on more than {limit} resources: narrow the "
+                    "question to fewer companies"
+                )
             perms: set[str] = set()
             names = []
-            for irole in self._instance_roles.get(grant.resource_type, ()):
-                if irole.grant_name in grant.roles:
+            for irole in self._instance_roles.get(held.resource_type, ()):
+                if irole.role in held.roles:
                     perms |= irole.permissions
                     names.append(irole.name)
             graph["resources"][str(rid)] = {
-                "resource_type": grant.resource_type,
-                "company_id": str(grant.company),
+                "resource_type": held.resource_type,
+                "company_id": str(held.company),
                 "roles": names,
                 "permissions": sorted(perms),
             }
         for irole in self.policy.instance_roles.values():
+            rtype = self._types[irole.resource_type]
             for relation in irole.derived_from:
+                many = relation in rtype.many
                 graph["derived"].append(
                     {
                         "role": irole.name,
                         "relation": relation,
+                        "holds_on": f"every {rtype.name} whose {relation} "
+                        + ("relation names you" if many else "is you"),
                         "permissions": sorted(irole.permissions),
                     }
                 )
@@ -508,7 +527,15 @@ class Engine:
         return frozenset(self.policy.roles)
 
 
-def _at(doc: Mapping[str, Any], path: str) -> Any:
+def names(related: Any, user_id: ObjectId) -> bool:
+    """Whether a relation's value names `user_id`: it is that id, or (a many-valued
+    relation) a sequence holding it, as MongoDB's `{path: user}` matches either."""
+    if isinstance(related, list | tuple):
+        return user_id in related
+    return bool(related == user_id)
+
+
+def value_at(doc: Mapping[str, Any], path: str) -> Any:
     """The value at a dotted document path, or None."""
     value: Any = doc
     for key in path.split("."):

@@ -1,12 +1,14 @@
-"""A caller's facts (tenant roles, stored grants) as the engine's `Principal`.
+"""A caller's facts (tenant roles, the instance roles an access level reaches through) as the
+engine's `Principal`.
 
 They come with the user document, which authenticating a request reads anyway
-(`models.user.Access`): building the principal costs no round trip of its own.
+(`models.user.Access`): building the principal costs no round trip of its own, and its
+size follows the caller's memberships, never what was shared with them.
 """
 
 from bson import ObjectId
 
-from authz.engine import GrantFact, Principal
+from authz.engine import Principal, ResourceRoles
 from models import User
 from models.user import Access
 
@@ -14,23 +16,25 @@ from models.user import Access
 def principal_of(user_id: ObjectId, access: Access) -> Principal:
     """The `Principal` of a user from the facts kept with them.
 
-    Grants in companies where the user is not a member are dropped: an instance role never
-    outlives the membership it was given under.
+    Roles held in companies where the user is not a member are dropped: an instance role
+    never outlives the membership it was given under.
     """
     roles: dict[ObjectId, str] = {m.company: m.role for m in access.memberships}
     by_resource: dict[ObjectId, tuple[str, ObjectId, set[str]]] = {}
-    for g in access.grants:
-        if g.company in roles:
-            entry = by_resource.setdefault(g.resource_id, (g.resource_type, g.company, set()))
-            entry[2].add(g.role)
-    grants = {
-        rid: GrantFact(rtype, company, frozenset(names))
+    for held in access.resource_roles:
+        if held.company in roles:
+            entry = by_resource.setdefault(
+                held.resource_id, (held.resource_type, held.company, set())
+            )
+            entry[2].add(held.role)
+    resource_roles = {
+        rid: ResourceRoles(rtype, company, frozenset(names))
         for rid, (rtype, company, names) in by_resource.items()
     }
     levels: dict[ObjectId, str] = {
         m.company: m.level for m in access.memberships if m.level is not None
     }
-    return Principal(user_id=user_id, roles=roles, grants=grants, levels=levels)
+    return Principal(user_id=user_id, roles=roles, resource_roles=resource_roles, levels=levels)
 
 
 async def load_principal(user_id: ObjectId) -> Principal:

@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PositiveInt,
     StringConstraints,
     ValidationError,
     model_validator,
@@ -58,6 +59,8 @@ class ResourceType(_Section):
     create: Permission | None = None
     fields: Names = frozenset()
     relations: Mapping[Name, DocumentPath] = Field(default_factory=dict)
+    # Relations holding many users (an array of ids), with the most one resource may hold.
+    many: Mapping[Name, PositiveInt] = Field(default_factory=dict)
     parents: Mapping[Name, DocumentPath] = Field(default_factory=dict)
 
 
@@ -73,13 +76,22 @@ class TenantRole(_Section):
 
 
 class InstanceRole(_Section):
-    """A role on one resource, derived from a relation or stored as a grant."""
+    """A role on one resource, derived from the resource's relations to users.
+
+    `granted_with` and `granted_as`: a member holding that permission on the resource may
+    add another user to that many-valued relation (share a ticket, staff a group).
+    `most_per_member`: how many resources of one company a user may hold the role on,
+    required where an access level reaches through the role (the engine then needs the
+    holder's resources in their facts, and they must stay bounded).
+    """
 
     name: str = ""
     description: str = ""
     permissions: Permissions
     derived_from: tuple[Name, ...] = ()
     granted_with: Permission | None = None
+    granted_as: Name | None = None
+    most_per_member: PositiveInt | None = None
 
     @property
     def resource_type(self) -> str:
@@ -87,8 +99,8 @@ class InstanceRole(_Section):
         return self.name.partition("#")[0]
 
     @property
-    def grant_name(self) -> str:
-        """The role as stored in a grant: the `<role>` of `<type>#<role>`."""
+    def role(self) -> str:
+        """The `<role>` of `<type>#<role>`, as a copy of the holder's facts names it."""
         return self.name.partition("#")[2]
 
 
@@ -146,6 +158,9 @@ class Policy(_Section):
             if perm.partition(":")[0] not in self.resource_types:
                 raise ValueError(f"permission {perm!r} names an undeclared resource type")
         for rtype in self.resource_types.values():
+            unknown = sorted(set(rtype.many) - set(rtype.relations))
+            if unknown:
+                raise ValueError(f"resource_types.{rtype.name}.many names no relation {unknown}")
             for parent in rtype.parents:
                 if parent not in self.resource_types:
                     raise ValueError(f"resource_types.{rtype.name}.parents names {parent!r}")
@@ -189,6 +204,12 @@ def _check_access_level(level: AccessLevel, policy: Policy) -> None:
             )
             if not known:
                 raise ValueError(f"{where} names {path!r}, neither a relation nor a parent role")
+            if "#" in path and policy.instance_roles[path].most_per_member is None:
+                raise ValueError(
+                    f"{where} reaches through {path!r}, which must declare most_per_member "
+                    "(the holder's resources are copied into their facts, which must stay "
+                    "bounded)"
+                )
 
 
 def _known(perms: frozenset[str], declared: frozenset[str], where: str) -> None:
@@ -229,6 +250,15 @@ def _check_instance_role(
         raise ValueError(f"{where}.derived_from names undeclared relations {unknown}")
     if irole.granted_with is not None and irole.granted_with not in declared:
         raise ValueError(f"{where}.granted_with names undeclared {irole.granted_with!r}")
+    if (irole.granted_with is None) != (irole.granted_as is None):
+        raise ValueError(f"{where}: granted_with and granted_as go together")
+    if irole.granted_as is not None and (
+        irole.granted_as not in rtype.many or irole.granted_as not in irole.derived_from
+    ):
+        raise ValueError(
+            f"{where}.granted_as must name a relation of {rtype.name}.many that the role is "
+            "derived_from"
+        )
 
 
 def parse_policy(raw: Mapping[str, Any]) -> Policy:

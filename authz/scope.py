@@ -11,6 +11,12 @@ the collections themselves (tests/unit/test_architecture.py fails if one does).
 
 Which document class holds which resource type comes from the policy (`collection`) and
 the models' own collection names: nothing here names a resource type.
+
+A many-valued relation (a ticket's viewers, up to the policy's limit) is read with the
+caller's own entry only (`$elemMatch`): that is all a decision about the caller needs, and a
+page of documents never carries their whole audiences. A read that shows the holders (a
+group's members) asks for them (`whole=True`). Adding a holder is one atomic write on the
+resource, the limit checked in the write itself (`add_holder`).
 """
 
 import functools
@@ -25,8 +31,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
 from authz.audit import AuditLog
-from authz.engine import Decision, Engine, Principal, Resource
-from authz.errors import DomainError, NotFound
+from authz.engine import Decision, Engine, Principal, Resource, value_at
+from authz.errors import Conflict, DomainError, NotFound
 from authz.listing import STRATEGIES, ListRequest, Strategy, conjoin
 from models import DOCUMENT_MODELS
 
@@ -62,7 +68,8 @@ def document_classes(engine: Engine, models: Iterable[type[Document]]) -> dict[s
 
 
 @functools.lru_cache(maxsize=8)
-def _shipped_classes(engine: Engine) -> Mapping[str, type[Document]]:
+def shipped_classes(engine: Engine) -> Mapping[str, type[Document]]:
+    """Resource type -> document class, for the document classes of `models/`."""
     return MappingProxyType(document_classes(engine, DOCUMENT_MODELS))
 
 
@@ -76,6 +83,12 @@ def _stored_names(model: type[Document]) -> dict[str, str]:
         names = {(info.alias or name): name for name, info in model.model_fields.items()}
         _STORED_NAMES[model] = names
     return names
+
+
+def _many_paths(engine: Engine, resource_type: str) -> list[str]:
+    """The document paths of `resource_type`'s many-valued relations."""
+    rtype = engine.resource_type(resource_type)
+    return [rtype.relations[name] for name in rtype.many]
 
 
 def document_class_of(scope: "Scope", resource_type: str) -> type[Document]:
@@ -159,7 +172,7 @@ class Scope:
         self.principal = principal
         self.audit = audit
         self.strategy = strategy
-        self.models = models if models is not None else _shipped_classes(engine)
+        self.models = models if models is not None else shipped_classes(engine)
 
     @property
     def user_id(self) -> ObjectId:
@@ -176,6 +189,17 @@ class Scope:
     def resource_of(self, doc: Document) -> Resource:
         """The resource a typed document stands for."""
         return self.engine.resource_of(self.resource_type(type(doc)), _Stored(doc))
+
+    def projection(
+        self, model: type[Document], resource_type: str, whole: bool = False
+    ) -> dict[str, Any] | None:
+        """What a read of `resource_type` fetches: every field, its many-valued relations
+        cut down to the caller's own entry unless `whole` (None: the whole document)."""
+        many = _many_paths(self.engine, resource_type)
+        if whole or not many:
+            return None
+        fields = {name: 1 for name in _stored_names(model) if name not in many}
+        return fields | {path: {"$elemMatch": {"$eq": self.user_id}} for path in many}
 
     def sees_internal_notes(self, doc: Document) -> bool:
         """Whether the read projection of `doc` keeps internal notes for the caller."""
@@ -261,8 +285,12 @@ class Scope:
         rtype = self.engine.resource_type(resource_type)
         if rtype.tenant == "_id":  # a tenant itself: the id names its company
             return {i: Resource(resource_type, i, i) for i in ids}
-        paths = {rtype.tenant: 1}
+        paths: dict[str, Any] = {rtype.tenant: 1}
         paths |= dict.fromkeys([*rtype.relations.values(), *rtype.parents.values()], 1)
+        paths |= {
+            p: {"$elemMatch": {"$eq": self.user_id}}
+            for p in _many_paths(self.engine, resource_type)
+        }
         cursor = self._collection(resource_type).find(
             self.filter(rtype.read, resource_type, {"_id": {"$in": list(ids)}}), paths
         )
@@ -303,7 +331,8 @@ class Scope:
     ) -> Page[D]:
         """A page of documents the caller holds `permission` on, newest first."""
         resource_type = self.resource_type(model)
-        req = ListRequest(permission, resource_type, query, limit, after)
+        projection = self.projection(model, resource_type)
+        req = ListRequest(permission, resource_type, query, limit, after, projection)
         lister = STRATEGIES[self.strategy]
         raw = await lister(model.get_pymongo_collection(), self.engine, self.principal, req)
         return Page(
@@ -311,11 +340,20 @@ class Scope:
         )
 
     async def find_all(
-        self, model: type[D], permission: str, query: Mapping[str, Any] | None = None
+        self,
+        model: type[D],
+        permission: str,
+        query: Mapping[str, Any] | None = None,
+        whole: bool = False,
     ) -> list[D]:
-        """Every document matching `query` that the caller holds `permission` on."""
-        flt = self.filter(permission, self.resource_type(model), query)
-        return [model.model_validate(d) async for d in model.get_pymongo_collection().find(flt)]
+        """Every document matching `query` that the caller holds `permission` on (with the
+        whole of their many-valued relations if `whole`)."""
+        resource_type = self.resource_type(model)
+        flt = self.filter(permission, resource_type, query)
+        cursor = model.get_pymongo_collection().find(
+            flt, self.projection(model, resource_type, whole)
+        )
+        return [model.model_validate(d) async for d in cursor]
 
     async def aggregate(
         self, model: type[Document], permission: str, pipeline: Sequence[Mapping[str, Any]]
@@ -336,8 +374,10 @@ class Scope:
         resource_id: ObjectId,
         permission: str,
         query: Mapping[str, Any] | None = None,
+        whole: bool = False,
     ) -> Authorized[D]:
-        """Fetch one readable document matching `query` and authorize `permission` on it.
+        """Fetch one readable document matching `query` and authorize `permission` on it
+        (with the whole of its many-valued relations if `whole`).
 
         Not readable (or absent) -> `NotFound`; readable but `permission` missing ->
         `Forbidden` naming it. Either way the denial is recorded.
@@ -345,7 +385,8 @@ class Scope:
         resource_type = self.resource_type(model)
         read = self.engine.resource_type(resource_type).read
         raw = await model.get_pymongo_collection().find_one(
-            self.filter(read, resource_type, conjoin({"_id": resource_id}, query))
+            self.filter(read, resource_type, conjoin({"_id": resource_id}, query)),
+            self.projection(model, resource_type, whole),
         )
         if raw is None:
             if permission != read:  # an attempt to change what one cannot see
@@ -363,8 +404,10 @@ class Scope:
         target: Authorized[D],
         update: Mapping[str, Any],
         session: AsyncClientSession | None = None,
+        whole: bool = False,
     ) -> D:
-        """Apply `update` to an authorized document; return it as it is now.
+        """Apply `update` to an authorized document; return it as it is now (with the whole
+        of its many-valued relations if `whole`).
 
         The permission filter is applied again in the write itself, so a document cannot
         change tenant or access between the decision and the write.
@@ -374,12 +417,73 @@ class Scope:
         raw = await model.get_pymongo_collection().find_one_and_update(
             self.filter(target.decision.permission, resource.type, {"_id": resource.id}),
             dict(update),
+            projection=self.projection(model, resource.type, whole),
             return_document=True,
             session=session,
         )
         if raw is None:
             raise NotFound(f"{resource.type} not found")
         return model.model_validate(raw)
+
+    async def add_holder(
+        self,
+        target: Authorized[D],
+        relation: str,
+        user_id: ObjectId,
+        session: AsyncClientSession | None = None,
+    ) -> bool:
+        """Add `user_id` to a many-valued relation of an authorized resource (share it with
+        them); False if they are in it already.
+
+        One atomic write on the resource (the permission filter applied again), which
+        never touches the new holder's own documents: many people adding the same user to
+        different resources at once do not contend. The policy's limit is part of the
+        write's condition, so a full relation is refused (`Conflict`), never overfilled.
+        """
+        resource = target.resource
+        rtype = self.engine.resource_type(resource.type)
+        path, limit = rtype.relations[relation], rtype.many[relation]
+        coll = type(target.doc).get_pymongo_collection()
+        where = self.filter(target.decision.permission, resource.type, {"_id": resource.id})
+        room = {path: {"$ne": user_id}, f"{path}.{limit - 1}": {"$exists": False}}
+        added = await coll.update_one(
+            conjoin(where, room), {"$push": {path: user_id}}, session=session
+        )
+        if added.modified_count:
+            return True
+        found = await coll.find_one(
+            where, {path: {"$elemMatch": {"$eq": user_id}}}, session=session
+        )
+        if found is None:
+            raise NotFound(f"{resource.type} not found")
+        if value_at(found, path):
+            return False
+        raise Conflict(
+            f"this {resource.type} already holds {limit} users as {relation}, the most the "
+            f"policy allows: remove one first",
+            limit=limit,
+        )
+
+    async def remove_holder(
+        self,
+        target: Authorized[D],
+        relation: str,
+        user_id: ObjectId,
+        session: AsyncClientSession | None = None,
+    ) -> bool:
+        """Take `user_id` out of a many-valued relation of an authorized resource, in one
+        atomic write; False if they were not in it."""
+        resource = target.resource
+        path = self.engine.resource_type(resource.type).relations[relation]
+        where = self.filter(target.decision.permission, resource.type, {"_id": resource.id})
+        removed = (
+            await type(target.doc)
+            .get_pymongo_collection()
+            .update_one(
+                conjoin(where, {path: user_id}), {"$pull": {path: user_id}}, session=session
+            )
+        )
+        return removed.modified_count == 1
 
     async def delete(self, target: Authorized[D], session: AsyncClientSession | None = None) -> D:
         """Delete an authorized document (the permission filter applied again); return it."""

@@ -5,7 +5,6 @@ from beanie import Document
 from models.audit import AuditEvent
 from models.common import touched, utcnow
 from models.company import LIVE_COMPANY, Company
-from models.grant import Grant
 from models.group import Group
 from models.invitation import Invitation
 from models.login import LoginThrottle
@@ -19,7 +18,6 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Company,
     Membership,
     Ticket,
-    Grant,
     Group,
     AuditEvent,
     LoginThrottle,
@@ -32,7 +30,6 @@ __all__ = [
     "LIVE_COMPANY",
     "AuditEvent",
     "Company",
-    "Grant",
     "Group",
     "Invitation",
     "LoginThrottle",

@@ -39,7 +39,15 @@ class Reply(BaseModel):
 
 
 class Ticket(Document):
-    """A support request in one company. Every index leads with `company`: the shard key."""
+    """A support request in one company. Every index leads with `company`: the shard key.
+
+    `viewers` are the members the ticket is shared with (the policy's `viewer` relation),
+    kept on the ticket so that a share costs its receiver nothing on their other requests:
+    their filter branch is `{company, viewers: <them>}` however many tickets name them, on
+    the `company_viewers` index. At most the policy's limit (1,000) per ticket. Read through
+    `authz.scope.Scope`, the array holds only the caller's own entry, if any: a page of
+    tickets never carries their whole audiences.
+    """
 
     company: PydanticObjectId
     number: int
@@ -50,6 +58,7 @@ class Ticket(Document):
     created_by: PydanticObjectId
     assigned_to: PydanticObjectId | None = None
     group: PydanticObjectId | None = None
+    viewers: list[PydanticObjectId] = Field(default_factory=list)
     replies: list[Reply] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -78,5 +87,11 @@ class Ticket(Document):
             IndexModel(
                 [("company", ASCENDING), ("group", ASCENDING), ("_id", DESCENDING)],
                 name="company_group",
+            ),
+            # Multikey: a ticket has one entry per viewer; `_id` after the equality on
+            # `viewers` gives the newest-first order without a sort.
+            IndexModel(
+                [("company", ASCENDING), ("viewers", ASCENDING), ("_id", DESCENDING)],
+                name="company_viewers",
             ),
         ]

@@ -18,9 +18,9 @@ class MembershipFact(BaseModel):
     level: str | None = None
 
 
-class GrantFact(BaseModel):
-    """An instance role the user holds on one resource (a ticket shared with them, a group
-    they are a member of)."""
+class ResourceRoleFact(BaseModel):
+    """An instance role the user holds on a resource that others belong to (a group they
+    are a member of), which an access level can reach through."""
 
     resource_type: str
     resource_id: PydanticObjectId
@@ -29,18 +29,20 @@ class GrantFact(BaseModel):
 
 
 class Access(BaseModel):
-    """The user's memberships and grants, as authorization reads them on every request.
+    """What authorization reads about the user on every request: their memberships, and the
+    instance roles an access level reaches through (their groups). Nothing else: a ticket
+    shared with them is recorded on the ticket, so this stays as small as their memberships
+    (the policy bounds the roles: `most_per_member` per company).
 
     A copy, kept with the user so that authenticating a request (which reads this document
-    anyway) loads the caller's facts in the same round trip. The `memberships` and `grants`
-    collections stay the record every other query uses; every write that changes them
-    changes this copy in the same transaction, or, without transactions, takes rights away
-    here first and gives them here last, so the copy never holds a right the record does
-    not (app/services/access.py).
+    anyway) loads the caller's facts in the same round trip. The `memberships` and `groups`
+    collections stay the record; one function writes this copy, comparing the facts before
+    and after each change so that it never holds a right the record does not
+    (`app/services/user_facts.py`).
     """
 
     memberships: list[MembershipFact] = Field(default_factory=list)
-    grants: list[GrantFact] = Field(default_factory=list)
+    resource_roles: list[ResourceRoleFact] = Field(default_factory=list)
 
 
 class User(Document):
@@ -64,9 +66,8 @@ class User(Document):
         indexes = [
             IndexModel([("username", ASCENDING)], name="username_unique", unique=True),
             IndexModel([("email", ASCENDING)], name="email_unique", unique=True),
-            # Whose copies a company's deletion, or a ticket's, must take rights out of.
+            # Whose copies a company's deletion must take rights out of.
             IndexModel([("access.memberships.company", ASCENDING)], name="access_company"),
-            IndexModel([("access.grants.resource_id", ASCENDING)], name="access_resource"),
             IndexModel(
                 [("idp_subject", ASCENDING)],
                 name="idp_subject_unique",

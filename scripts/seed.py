@@ -12,7 +12,6 @@ so running it again changes nothing.
 
 import argparse
 import asyncio
-import contextlib
 import importlib
 import sys
 from collections.abc import Awaitable, Callable
@@ -32,14 +31,13 @@ from app.config import Settings
 from app.db import make_client
 from app.demo import PASSWORD, PERSONAS
 from app.security import hash_password
-from app.services.access import rebuild
 from app.services.tickets import next_number
+from app.services.user_facts import rebuild
 from authz.engine import default_engine
 from authz.facts import load_principal
 from models import (
     DOCUMENT_MODELS,
     Company,
-    Grant,
     Group,
     Membership,
     Priority,
@@ -245,10 +243,11 @@ async def _ensure_group(
             assert group is not None  # noqa: S101 - the unique index says it exists
         note(f"group {name} of {company.name}")
     for username in members:
-        member = {"user": _id(users[username]), "resource_id": group.id, "role": "member"}
-        if await Grant.find_one({**member, "company": cid}) is None:
-            with contextlib.suppress(DuplicateKeyError):
-                await Grant(resource_type="group", company=cid, **member).insert()
+        joined = await Group.get_pymongo_collection().update_one(
+            {"company": cid, "_id": group.id, "members": {"$ne": _id(users[username])}},
+            {"$push": {"members": _id(users[username])}},
+        )
+        if joined.modified_count:
             note(f"{username} is in the {name} group of {company.name}")
     return group
 

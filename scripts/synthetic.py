@@ -12,17 +12,20 @@ exactly the field shapes of `models/*.py` (a test validates them against the mod
   belong to several tenants with a different role in each; of a tenant's agents, one in
   three keeps `all` ticket access, the others are scoped to their `groups`, and with four
   agents or more the last one sees only tickets `assigned` to them;
-- helpdesk groups: three to eight per tenant, each agent a member of one or two (stored as
-  grants, role `member` on the group, as the API stores them);
+- helpdesk groups: three to eight per tenant, each agent a member of one or two (in the
+  group's `members`, as the API stores them);
 - tickets numbered 1..N per company, newest with the highest `_id` (ids are built from
   `created_at`), a realistic status and priority mix, created by the tenant's customers,
   most in a group, mostly assigned once worked on to staff who handle the ticket's group
   (the API refuses other assignees), some with replies and internal notes;
-- viewer grants: tickets shared with another customer of the same tenant;
-- each user's copy of their memberships and grants (`User.access`), as the API keeps it.
+- shares: tickets shared with another customer of the same tenant (in the ticket's
+  `viewers`);
+- each user's copy of their facts (`User.access`), written by the API's own
+  `app.services.user_facts.rebuild` from the records above.
 
 `scripts/seed.py --tenants T --tickets-per-tenant N --users-per-tenant U` and
-`scripts/bench` call `seed_synthetic`. Calling it again on the same database adds new
+`scripts/bench` call `seed_synthetic`, with the Beanie documents bound to the same database
+(the copies are rebuilt through them). Calling it again on the same database adds new
 tenants after the existing synthetic ones instead of colliding with them.
 """
 
@@ -37,7 +40,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from rich.progress import (
@@ -54,7 +56,8 @@ from rich.progress import (
 from rich.text import Text
 
 from app.security import hash_password
-from models import Company, Grant, Group, Membership, Ticket, User
+from app.services.user_facts import rebuild
+from models import Company, Group, Membership, Ticket, User
 
 PASSWORD = "demo-pass-2026"  # the demo tenants' password, so synthetic users can sign in
 NAME_PREFIX = "Synthetic "
@@ -69,7 +72,6 @@ USERS = str(User.Settings.name)
 COMPANIES = str(Company.Settings.name)
 MEMBERSHIPS = str(Membership.Settings.name)
 TICKETS = str(Ticket.Settings.name)
-GRANTS = str(Grant.Settings.name)
 GROUPS = str(Group.Settings.name)
 
 IN_A_GROUP = 0.85  # the share of tickets routed to a group
@@ -365,9 +367,9 @@ def _cross_memberships(
 
 def _organise(
     ids: _Ids, tenants: list[_Tenant], users_per_tenant: int
-) -> tuple[list[Doc], list[Doc], list[Doc]]:
-    """Every membership (home tenant, then the cross-tenant ones), group, and group
-    membership (grant); the tenants learn their extra members, groups and access levels."""
+) -> tuple[list[Doc], list[Doc]]:
+    """Every membership (home tenant, then the cross-tenant ones) and group, with its
+    members; the tenants learn their extra members, groups and access levels."""
     roles = [
         (tenant, uid, role)
         for tenant in tenants
@@ -382,33 +384,21 @@ def _organise(
         tenant = tenants[pos]
         roles.append((tenant, uid, role))
         (tenant.agents if role == "agent" else tenant.customers).append(uid)
-    groups: list[Doc] = []
-    grants: list[Doc] = []
-    for tenant in tenants:
-        tenant_groups, tenant_grants = _groups_and_levels(ids, tenant)
-        groups += tenant_groups
-        grants += tenant_grants
+    groups = [group for tenant in tenants for group in _groups_and_levels(ids, tenant)]
     memberships = [_membership(t, uid, role, t.levels.get(uid)) for t, uid, role in roles]
-    return memberships, groups, grants
-
-
-def _copy_facts_to_users(users: list[Doc], memberships: list[Doc], grants: list[Doc]) -> None:
-    """Give each user their copy of their memberships and grants (models.user.Access), as
-    the API keeps it; viewer grants join it once written (`_copy_grants_to_users`)."""
-    access: dict[ObjectId, Doc] = {u["_id"]: {"memberships": [], "grants": []} for u in users}
-    for m in memberships:
-        fact = {"company": m["company"], "role": m["role"], "level": m["ticket_access"]}
-        access[m["user"]]["memberships"].append(fact)
-    for g in grants:
-        access[g["user"]]["grants"].append(_grant_fact(g))
-    for user in users:
-        user["access"] = access[user["_id"]]
+    return memberships, groups
 
 
 def _ticket(
-    rng: random.Random, ids: _Ids, tenant: _Tenant, number: int, created: datetime, now: datetime
+    rng: random.Random,
+    ids: _Ids,
+    tenant: _Tenant,
+    number: int,
+    created: datetime,
+    now: datetime,
+    shared: bool,
 ) -> Doc:
-    """One ticket document, with its replies."""
+    """One ticket document, with its replies; `shared` with another customer."""
     status = _pick(rng, _OLD_STATUS if now - created > timedelta(days=30) else _NEW_STATUS)
     creator = rng.choice(tenant.customers)
     group = rng.choice(tenant.groups) if tenant.groups and rng.random() < IN_A_GROUP else None
@@ -434,6 +424,7 @@ def _ticket(
     updated = at if replies else _ms(min(now, created + timedelta(minutes=rng.randrange(1, 600))))
     product, problem = rng.choice(_PRODUCTS), rng.choice(_PROBLEMS)
     detail = rng.choice(_DETAILS).format(code=rng.randrange(0x10000))
+    viewers = [_viewer(rng, tenant, creator)] if shared else []
     return {
         "_id": ids.at(created),
         "company": tenant.id,
@@ -445,6 +436,7 @@ def _ticket(
         "created_by": creator,
         "assigned_to": assigned,
         "group": group,
+        "viewers": viewers,
         "replies": replies,
         "created_at": created,
         "updated_at": max(updated, created),
@@ -469,7 +461,7 @@ async def seed_synthetic(
     *,
     seed: int = 2026,
 ) -> dict[str, Any]:
-    """Write `tenants` synthetic companies with their users, tickets and grants; return counts.
+    """Write `tenants` synthetic companies with their users, tickets and shares; return counts.
 
     Bulk `insert_many` of raw documents (the fields of `models/*.py`). The content, not the
     ids, is deterministic for a given `seed` and number of synthetic tenants already there.
@@ -491,8 +483,7 @@ async def seed_synthetic(
     users, tenant_list = _users_and_tenants(
         rng, ids, first, tenants, users_per_tenant, password_hash, now
     )
-    memberships, groups, member_grants = _organise(ids, tenant_list, users_per_tenant)
-    _copy_facts_to_users(users, memberships, member_grants)
+    memberships, groups = _organise(ids, tenant_list, users_per_tenant)
     companies = [
         {
             "_id": t.id,
@@ -507,7 +498,7 @@ async def seed_synthetic(
         for t in tenant_list
     ]
     shareable = tickets_per_tenant > 0 and all(len(t.customers) > 1 for t in tenant_list)
-    grants_per_tenant = max(1, tickets_per_tenant // 200) if shareable else 0
+    shares_per_tenant = max(1, tickets_per_tenant // 200) if shareable else 0
 
     bar = None
     if progress:
@@ -527,7 +518,6 @@ async def seed_synthetic(
         (MEMBERSHIPS, len(memberships)),
         (GROUPS, len(groups)),
         (TICKETS, tenants * tickets_per_tenant),
-        (GRANTS, len(member_grants) + tenants * grants_per_tenant),
     ):
         writer.expect(name, total)
     if bar is not None:
@@ -538,29 +528,24 @@ async def seed_synthetic(
             (COMPANIES, companies),
             (MEMBERSHIPS, memberships),
             (GROUPS, groups),
-            (GRANTS, member_grants),
         ):
             for k in range(0, len(docs), BATCH):
                 await writer.insert(name, docs[k : k + BATCH])
-        replies = 0
-        grants: list[Doc] = []
+        replies = shares = 0
         for tenant in tenant_list:
-            shared = set(rng.sample(range(1, tickets_per_tenant + 1), grants_per_tenant))
+            shared = set(rng.sample(range(1, tickets_per_tenant + 1), shares_per_tenant))
             batch: list[Doc] = []
             for number, created in enumerate(_ticket_times(rng, tickets_per_tenant, now), 1):
-                doc = _ticket(rng, ids, tenant, number, created, now)
+                doc = _ticket(rng, ids, tenant, number, created, now, number in shared)
                 replies += len(doc["replies"])
+                shares += len(doc["viewers"])
                 batch.append(doc)
-                if number in shared:
-                    grants.append(_grant(rng, ids, tenant, doc, now))
                 if len(batch) == BATCH:
                     await writer.insert(TICKETS, batch)
                     batch = []
             await writer.insert(TICKETS, batch)
-        for k in range(0, len(grants), BATCH):
-            await writer.insert(GRANTS, grants[k : k + BATCH])
         await writer.drain()
-        await _copy_grants_to_users(db, grants)
+        await _rebuild_copies(db, [u["_id"] for u in users])
     finally:
         await writer.cancel()
         if bar is not None:
@@ -573,33 +558,23 @@ async def seed_synthetic(
         "groups": writer.counts[GROUPS],
         "tickets": writer.counts[TICKETS],
         "replies": replies,
-        "grants": writer.counts[GRANTS],
+        "shares": shares,
         "password": PASSWORD,
         "seconds": time.perf_counter() - started,
     }
 
 
-async def _copy_grants_to_users(db: AsyncDatabase[Doc], grants: list[Doc]) -> None:
-    """Give each grant holder's copy of their facts the grants (models.user.Access)."""
-    held: dict[ObjectId, list[Doc]] = {}
-    for g in grants:
-        held.setdefault(g["user"], []).append(_grant_fact(g))
-    updates = [
-        UpdateOne({"_id": user}, {"$push": {"access.grants": {"$each": facts}}})
-        for user, facts in held.items()
-    ]
-    for k in range(0, len(updates), BATCH):
-        await db[USERS].bulk_write(updates[k : k + BATCH], ordered=False)
+async def _rebuild_copies(db: AsyncDatabase[Doc], users: list[ObjectId]) -> None:
+    """Each user's copy of their facts, written as the API writes it (`rebuild`)."""
+    if User.get_pymongo_collection().database != db:
+        raise RuntimeError("bind the Beanie documents to the database being seeded first")
+    for k in range(0, len(users), BATCH):
+        await rebuild(users[k : k + BATCH])
 
 
-def _grant_fact(grant: Doc) -> Doc:
-    """A grant as its holder's copy of their facts keeps it (models.user.GrantFact)."""
-    return {k: grant[k] for k in ("resource_type", "resource_id", "company", "role")}
-
-
-def _groups_and_levels(ids: _Ids, tenant: _Tenant) -> tuple[list[Doc], list[Doc]]:
-    """The tenant's groups and its agents' memberships of them (grants), and the agents'
-    access levels (into `tenant`).
+def _groups_and_levels(ids: _Ids, tenant: _Tenant) -> list[Doc]:
+    """The tenant's groups with their members, and the agents' access levels (into
+    `tenant`).
 
     Agent n is in group n (cycling through the groups) and, for odd n, in the next one
     too; one agent in three keeps `all` access, the others are scoped to their groups,
@@ -614,36 +589,23 @@ def _groups_and_levels(ids: _Ids, tenant: _Tenant) -> tuple[list[Doc], list[Doc]
             "company": tenant.id,
             "name": name,
             "created_by": admin,
+            "members": [],
             "created_at": at,
             "updated_at": at,
         }
         for name in _GROUP_NAMES[:count]
     ]
     tenant.groups = [g["_id"] for g in groups]
-    grants: list[Doc] = []
     for n, uid in enumerate(agents):
         if n == len(agents) - 1 and len(agents) >= 4:
             tenant.levels[uid] = "assigned"
         elif n % 3:
             tenant.levels[uid] = "groups"
-        mine = [tenant.groups[n % count]]
-        if n % 2:
-            mine.append(tenant.groups[(n + 1) % count])
-        tenant.members[uid] = mine
-        grants += [
-            {
-                "_id": ids.at(at),
-                "user": uid,
-                "role": "member",
-                "resource_type": "group",
-                "resource_id": group,
-                "company": tenant.id,
-                "created_by": admin,
-                "created_at": at,
-            }
-            for group in mine
-        ]
-    return groups, grants
+        mine = [n % count] + ([(n + 1) % count] if n % 2 else [])
+        tenant.members[uid] = [tenant.groups[i] for i in mine]
+        for i in mine:
+            groups[i]["members"].append(uid)
+    return groups
 
 
 def _membership(tenant: _Tenant, user: ObjectId, role: str, level: str | None) -> Doc:
@@ -660,19 +622,9 @@ def _membership(tenant: _Tenant, user: ObjectId, role: str, level: str | None) -
     }
 
 
-def _grant(rng: random.Random, ids: _Ids, tenant: _Tenant, ticket: Doc, now: datetime) -> Doc:
-    """A viewer grant: `ticket` shared with another customer by staff who handle it."""
+def _viewer(rng: random.Random, tenant: _Tenant, creator: ObjectId) -> ObjectId:
+    """Another customer of the tenant, for a ticket to be shared with."""
     viewer = rng.choice(tenant.customers)
-    while viewer == ticket["created_by"]:  # terminates: the tenant has two customers or more
+    while viewer == creator:  # terminates: the tenant has two customers or more
         viewer = rng.choice(tenant.customers)
-    at = _ms(min(now, ticket["created_at"] + timedelta(hours=rng.randrange(1, 72))))
-    return {
-        "_id": ids.at(at),
-        "user": viewer,
-        "role": "viewer",
-        "resource_type": "ticket",
-        "resource_id": ticket["_id"],
-        "company": tenant.id,
-        "created_by": rng.choice(tenant.handlers(ticket["group"])),
-        "created_at": at,
-    }
+    return viewer

@@ -77,7 +77,7 @@ async def update_company(
     responses=error_responses(401, 403, 404),
 )
 async def delete_company(company_id: CompanyId, caller: CallerDep) -> Response:
-    """Delete the tenant: tickets, grants, memberships, then the company (admin)."""
+    """Delete the tenant: tickets, groups, invitations, memberships, then the company (admin)."""
     await service.delete_company(caller.scope, company_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

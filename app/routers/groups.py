@@ -33,8 +33,8 @@ async def create_group(company_id: CompanyId, body: GroupIn, caller: CallerDep) 
 async def list_groups(company_id: CompanyId, caller: CallerDep) -> list[GroupOut]:
     """The company's groups and their members (admins and agents)."""
     return [
-        GroupOut(id=g.id, name=g.name, company_id=g.company, member_ids=members)
-        for g, members in await service.list_groups(caller.scope, company_id)
+        GroupOut(id=g.id, name=g.name, company_id=g.company, member_ids=g.members)
+        for g in await service.list_groups(caller.scope, company_id)
     ]
 
 
@@ -49,8 +49,9 @@ async def rename_group(
 ) -> GroupOut:
     """Rename a group (admin)."""
     group = await service.rename_group(caller.scope, company_id, group_id, body.name)
-    members = await service.members_of(company_id, group_id)
-    return GroupOut(id=group.id, name=group.name, company_id=group.company, member_ids=members)
+    return GroupOut(
+        id=group.id, name=group.name, company_id=group.company, member_ids=group.members
+    )
 
 
 @router.delete(
@@ -71,12 +72,14 @@ async def delete_group(
     "/{group_id}/members/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Put a member in a group",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
 )
 async def add_to_group(
     company_id: CompanyId, group_id: GroupId, user_id: UserId, caller: CallerDep, db: DatabaseDep
 ) -> Response:
-    """Put an admin or agent of the company in the group (admin); doing it twice is fine."""
+    """Put an admin or agent of the company in the group (admin); doing it twice is fine.
+    409 when the group holds the most members the policy allows (500), or the member is in
+    the most groups of the company it allows (50)."""
     await service.add_to_group(db, caller.scope, company_id, group_id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

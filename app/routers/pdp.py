@@ -96,7 +96,9 @@ async def user_permissions(query: UserPermissionsQuery, pdp: PdpDep) -> UserPerm
     """`permit.get_user_permissions(user, tenants, resources, resource_types)`.
 
     `"__tenant:<company id>"`: the user's role there and what it grants on every resource
-    of the company. `"ticket:<id>"`: instance roles on one ticket (shared with the user; and,
-    where the tenant role does not already cover it, created by them).
+    of the company. `"ticket:<id>"`: instance roles on one ticket (shared with the user, or
+    created by them) where the tenant role does not already cover them, read from the
+    tickets that name the user, at most 1,000: a larger answer is a 422 that says how to
+    narrow it (`tenants`, `resources`), never a list cut short.
     """
     return UserPermissions(await pdp.user_permissions(query))

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from bson import ObjectId
 from fastapi import APIRouter, Query, Response, status
 
-from app.deps import CallerDep, Cursor, DatabaseDep, TicketId, UserId
+from app.deps import CallerDep, Cursor, TicketId, UserId
 from app.openapi import error_responses
 from app.presenters import reply_out, ticket_out
 from app.schemas import (
@@ -129,9 +129,9 @@ async def update_ticket(ticket_id: TicketId, body: TicketUpdate, caller: CallerD
     summary="Delete a ticket",
     responses=error_responses(401, 403, 404),
 )
-async def delete_ticket(ticket_id: TicketId, caller: CallerDep, db: DatabaseDep) -> Response:
+async def delete_ticket(ticket_id: TicketId, caller: CallerDep) -> Response:
     """Delete a ticket (admin)."""
-    await service.delete_ticket(db, caller.scope, ticket_id)
+    await service.delete_ticket(caller.scope, ticket_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -155,11 +155,11 @@ async def add_reply(ticket_id: TicketId, body: ReplyIn, caller: CallerDep) -> Re
     summary="Share a ticket with a member",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def add_viewer(
-    ticket_id: TicketId, body: ViewerIn, caller: CallerDep, db: DatabaseDep
-) -> ViewerOut:
-    """Let another member of the ticket's company read it and reply (admins and agents)."""
-    await service.share(db, caller.scope, ticket_id, ObjectId(body.user_id))
+async def add_viewer(ticket_id: TicketId, body: ViewerIn, caller: CallerDep) -> ViewerOut:
+    """Let another member of the ticket's company read it and reply (admins and agents).
+    409 if it is shared with them already, or with the most members the policy allows
+    (1,000)."""
+    await service.share(caller.scope, ticket_id, ObjectId(body.user_id))
     return ViewerOut(ticket_id=ticket_id, user_id=body.user_id, role=service.VIEWER)
 
 
@@ -169,9 +169,7 @@ async def add_viewer(
     summary="Stop sharing a ticket",
     responses=error_responses(401, 403, 404),
 )
-async def remove_viewer(
-    ticket_id: TicketId, user_id: UserId, caller: CallerDep, db: DatabaseDep
-) -> Response:
-    """Revoke a viewer grant (admins and agents)."""
-    await service.unshare(db, caller.scope, ticket_id, user_id)
+async def remove_viewer(ticket_id: TicketId, user_id: UserId, caller: CallerDep) -> Response:
+    """Stop sharing the ticket with a member (admins and agents)."""
+    await service.unshare(caller.scope, ticket_id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,10 +4,11 @@ from bson import ObjectId
 
 from app.atomic import Unit, atomic
 from app.db import Database
-from app.services import access
+from app.services import user_facts
+from app.services.user_facts import CompanyFacts
 from authz.engine import Resource
 from authz.scope import Scope
-from models import Company, Grant, Membership, Ticket, touched
+from models import Company, Group, Invitation, Membership, Ticket, touched
 
 
 def company_resource(company_id: ObjectId) -> Resource:
@@ -23,11 +24,17 @@ async def create_company(db: Database, scope: Scope, name: str) -> Company:
         await company.insert(session=unit.session)
         unit.on_failure(company.delete)
         owner = scope.engine.owner_role
-        await Membership(
+        membership = Membership(
             user=scope.user_id, company=company.id, role=owner, created_by=scope.user_id
-        ).insert(session=unit.session)
+        )
         assert company.id is not None  # noqa: S101 - set by the insert
-        await access.add_membership(scope.user_id, company.id, owner, unit)
+        await user_facts.replicate(
+            unit,
+            scope.engine,
+            company.id,
+            {scope.user_id: lambda _: CompanyFacts(owner)},
+            lambda: membership.insert(session=unit.session),
+        )
         return company
 
     return await atomic(db, steps)
@@ -52,8 +59,9 @@ async def delete_company(scope: Scope, company_id: ObjectId) -> None:
 async def finish_deletion(company_id: ObjectId) -> None:
     """The idempotent tail of a company deletion."""
     await Ticket.find(Ticket.company == company_id).delete()
-    await Grant.find(Grant.company == company_id).delete()
-    await access.remove_company(company_id)
+    await user_facts.remove_company(company_id)
+    await Group.find(Group.company == company_id).delete()
+    await Invitation.find(Invitation.company == company_id).delete()
     await Membership.find(Membership.company == company_id).delete()
     await Company.find_one(Company.id == company_id).delete()
 

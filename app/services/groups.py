@@ -1,23 +1,27 @@
 """Helpdesk groups: created and staffed by admins, they scope agents whose ticket access is
 `groups` (the policy's `group#member` reaches the tickets of the group).
 
-Who is in a group is stored as a grant (role `member` on the group), so it joins each
-member's copy of their facts (`User.access`) like a shared ticket does, and a change of it
-takes effect on their next request.
+Who is in a group is recorded on the group (`members`, the policy's `member` relation). It
+is also part of each member's copy of their facts (`User.access`), since a group-scoped
+agent's filter names their groups: every change of it goes through
+`user_facts.replicate`, and takes effect on the member's next request.
 """
 
 from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from app.atomic import Unit, atomic
 from app.db import Database
-from app.services import access
+from app.services import user_facts
 from app.services.companies import company_resource
+from app.services.user_facts import CompanyFacts
 from authz.errors import Conflict, InvalidInput
 from authz.scope import Authorized, Scope
-from models import Grant, Group, Membership, Ticket, touched
+from models import Group, Membership, Ticket, touched
 
-MEMBER = "member"  # the stored role of `group#member` (authz/policy.toml)
+MEMBER = "member"  # the group's relation whose holders have `group#member` (authz/policy.toml)
+GROUP_MEMBER = "group#member"
 
 
 async def create_group(scope: Scope, company_id: ObjectId, name: str) -> Group:
@@ -33,36 +37,18 @@ async def create_group(scope: Scope, company_id: ObjectId, name: str) -> Group:
     return group
 
 
-async def list_groups(scope: Scope, company_id: ObjectId) -> list[tuple[Group, list[ObjectId]]]:
-    """The company's groups, oldest first, each with its members' ids."""
+async def list_groups(scope: Scope, company_id: ObjectId) -> list[Group]:
+    """The company's groups, oldest first, with their members."""
     scope.authorize("group:read", company_resource(company_id))
-    groups = await scope.find_all(Group, "group:read", {"company": company_id})
-    members = await _members(company_id)
-    return [(g, members.get(g.id, [])) for g in sorted(groups, key=lambda g: str(g.id))]
-
-
-async def members_of(company_id: ObjectId, group_id: ObjectId) -> list[ObjectId]:
-    """Who is in one group."""
-    return (await _members(company_id, group_id)).get(group_id, [])
-
-
-async def _members(
-    company_id: ObjectId, group_id: ObjectId | None = None
-) -> dict[ObjectId | None, list[ObjectId]]:
-    query = [Grant.company == company_id, Grant.resource_type == "group", Grant.role == MEMBER]
-    if group_id is not None:
-        query.append(Grant.resource_id == group_id)
-    members: dict[ObjectId | None, list[ObjectId]] = {}
-    for grant in await Grant.find(*query).sort("_id").to_list():
-        members.setdefault(grant.resource_id, []).append(grant.user)
-    return members
+    groups = await scope.find_all(Group, "group:read", {"company": company_id}, whole=True)
+    return sorted(groups, key=lambda g: str(g.id))
 
 
 async def rename_group(scope: Scope, company_id: ObjectId, group_id: ObjectId, name: str) -> Group:
     """Rename a group (admin); 409 if the name is taken."""
     target = await _managed(scope, company_id, group_id)
     try:
-        group = await scope.update(target, touched({"$set": {"name": name}}))
+        group = await scope.update(target, touched({"$set": {"name": name}}), whole=True)
     except DuplicateKeyError as exc:
         raise Conflict(f"the company already has a group named {name!r}") from exc
     scope.record(target.resource, target.decision)
@@ -72,7 +58,8 @@ async def rename_group(scope: Scope, company_id: ObjectId, group_id: ObjectId, n
 async def delete_group(
     db: Database, scope: Scope, company_id: ObjectId, group_id: ObjectId
 ) -> None:
-    """Delete an empty group (admin): 409 while tickets are in it; its members leave it."""
+    """Delete an empty group (admin): 409 while tickets are in it; its members leave it
+    (their copies first)."""
     target = await _managed(scope, company_id, group_id)
     held = await Ticket.find(Ticket.company == company_id, Ticket.group == group_id).count()
     if held:
@@ -80,54 +67,62 @@ async def delete_group(
             f"the group still holds {held} ticket(s): move them to another group, or out of "
             "any group, first"
         )
-    in_group = (Grant.company == company_id, Grant.resource_id == group_id)
+    leaving: dict[ObjectId, user_facts.Change] = {
+        member: _without(group_id) for member in target.doc.members
+    }
 
-    async def steps(unit: Unit) -> None:
-        members = [g.user for g in await Grant.find(*in_group, session=unit.session).to_list()]
-        await access.remove_grants(members, group_id, unit)
-        await Grant.find(*in_group).delete(session=unit.session)
-        await scope.delete(target, session=unit.session)
+    async def steps(unit: Unit) -> Group:
+        return await user_facts.replicate(
+            unit,
+            scope.engine,
+            company_id,
+            leaving,
+            lambda: scope.delete(target, session=unit.session),
+        )
 
-    await atomic(db, steps)
+    deleted = await atomic(db, steps)
+    # Someone put in the group since it was read: their copy is rebuilt from the record.
+    await user_facts.rebuild(set(deleted.members) - set(leaving), scope.engine)
     scope.record(target.resource, target.decision)
+
+
+def _without(group_id: ObjectId) -> user_facts.Change:
+    return lambda facts: facts.without(group_id) if facts is not None else None
 
 
 async def add_to_group(
     db: Database, scope: Scope, company_id: ObjectId, group_id: ObjectId, user_id: ObjectId
 ) -> None:
-    """Put a member of the company's staff in a group (admin); idempotent."""
+    """Put a member of the company's staff in a group (admin); idempotent. 409 when the
+    group is full, or the member is in as many groups as the policy allows."""
     target = await _managed(scope, company_id, group_id)
-    member = await Membership.find_one(Membership.company == company_id, Membership.user == user_id)
-    if member is None or not scope.engine.is_assignable(member.role):
-        raise InvalidInput(
-            "only an admin or agent of the company can be in one of its groups",
-            loc=("path", "user_id"),
-        )
-    grant = Grant(
-        user=user_id,
-        role=MEMBER,
-        resource_type="group",
-        resource_id=group_id,
-        company=company_id,
-        created_by=scope.user_id,
-    )
+    irole = scope.engine.policy.instance_roles[GROUP_MEMBER]
+    await _staff(scope, company_id, user_id)
 
-    async def steps(unit: Unit) -> None:
-        try:
-            await access.insert_grant(grant, unit)
-        except DuplicateKeyError as exc:
-            # Raised, not swallowed: a write error has already aborted a transaction.
-            raise _AlreadyThere from exc
+    async def steps(unit: Unit) -> bool:
+        async def write() -> bool:
+            most = irole.most_per_member
+            groups = {"company": company_id, "members": user_id}
+            if most is not None and await Group.find(groups, session=unit.session).count() >= most:
+                raise Conflict(
+                    f"this member is in {most} groups of the company already, the most the "
+                    "policy allows: take them out of one first",
+                    limit=most,
+                )
+            added = await scope.add_holder(target, MEMBER, user_id, session=unit.session)
+            if added:
+                unit.on_failure(lambda: scope.remove_holder(target, MEMBER, user_id))
+                # A removal of the member since the check must not leave them in the group.
+                await _staff(scope, company_id, user_id, unit.session)
+            return added
 
-    try:
-        await atomic(db, steps)
-    except _AlreadyThere:
-        return  # already in it: PUT is idempotent
-    scope.record(target.resource, target.decision)
+        def joined(facts: CompanyFacts | None) -> CompanyFacts | None:
+            return facts.holding("group", group_id, irole.role) if facts is not None else None
 
+        return await user_facts.replicate(unit, scope.engine, company_id, {user_id: joined}, write)
 
-class _AlreadyThere(Exception):
-    """The grant being written exists already."""
+    if await atomic(db, steps):
+        scope.record(target.resource, target.decision)
 
 
 async def remove_from_group(
@@ -136,17 +131,36 @@ async def remove_from_group(
     """Take a user out of a group (admin); idempotent. Their copy loses it first."""
     target = await _managed(scope, company_id, group_id)
 
-    async def steps(unit: Unit) -> None:
-        await access.remove_grants([user_id], group_id, unit)
-        await Grant.find(
-            Grant.company == company_id,
-            Grant.resource_id == group_id,
-            Grant.user == user_id,
-            Grant.role == MEMBER,
-        ).delete(session=unit.session)
+    async def steps(unit: Unit) -> bool:
+        async def write() -> bool:
+            removed = await scope.remove_holder(target, MEMBER, user_id, session=unit.session)
+            if removed:
+                unit.on_failure(lambda: scope.add_holder(target, MEMBER, user_id))
+            return removed
 
-    await atomic(db, steps)
-    scope.record(target.resource, target.decision)
+        return await user_facts.replicate(
+            unit, scope.engine, company_id, {user_id: _without(group_id)}, write
+        )
+
+    if await atomic(db, steps):
+        scope.record(target.resource, target.decision)
+
+
+async def _staff(
+    scope: Scope,
+    company_id: ObjectId,
+    user_id: ObjectId,
+    session: AsyncClientSession | None = None,
+) -> None:
+    """Only an admin or agent of the company can be in one of its groups (422)."""
+    member = await Membership.find_one(
+        Membership.company == company_id, Membership.user == user_id, session=session
+    )
+    if member is None or not scope.engine.is_assignable(member.role):
+        raise InvalidInput(
+            "only an admin or agent of the company can be in one of its groups",
+            loc=("path", "user_id"),
+        )
 
 
 async def group_of_company(company_id: ObjectId, group_id: ObjectId) -> Group:
@@ -160,4 +174,6 @@ async def group_of_company(company_id: ObjectId, group_id: ObjectId) -> Group:
 
 
 async def _managed(scope: Scope, company_id: ObjectId, group_id: ObjectId) -> Authorized[Group]:
-    return await scope.get(Group, group_id, "group:manage", query={"company": company_id})
+    return await scope.get(
+        Group, group_id, "group:manage", query={"company": company_id}, whole=True
+    )

@@ -145,7 +145,9 @@ async def accept(db: Database, scope: Scope, token: str) -> tuple[Membership, st
                 {"$set": {"accepted_at": None, "accepted_by": None}},
             )
         )
-        return await insert_member(unit, company_id, user_id, invitation.role, created_by=inviter)
+        return await insert_member(
+            unit, scope.engine, company_id, user_id, invitation.role, created_by=inviter
+        )
 
     membership = await atomic(db, steps)
     scope.record(

@@ -10,6 +10,11 @@ change that takes an owner away first writes its company's `owners_version`: two
 changes conflict, and the driver retries one, which then sees the other. Changes that
 cannot take an owner away (adding a member, any change of a non-owner) write nothing
 shared, so they never wait on each other.
+
+Every change of a membership reaches the member's copy of their facts through
+`user_facts.replicate`, which orders the two writes. A member also holds places on the
+company's resources (the tickets shared with them, the groups they are in): removing them
+takes them out of all of those, one targeted write per collection (`release`).
 """
 
 import contextlib
@@ -18,16 +23,19 @@ from typing import Any
 
 from beanie.odm.queries.find import FindOne
 from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from app.atomic import Unit, atomic
 from app.db import Database
-from app.services import access
+from app.services import user_facts
 from app.services.companies import company_resource
+from app.services.user_facts import CompanyFacts
 from app.throttle import Lookup
+from authz.engine import Engine
 from authz.errors import Conflict, InvalidInput, NotFound
-from authz.scope import Scope
-from models import Company, Grant, Membership, Ticket, User, touched
+from authz.scope import Scope, shipped_classes
+from models import Company, Group, Membership, Ticket, User, touched
 
 LAST_OWNER = "a company must keep at least one {role}: promote another member first"
 
@@ -66,7 +74,9 @@ async def add_member(
     uid = user.id
 
     async def steps(unit: Unit) -> Membership:
-        return await insert_member(unit, company_id, uid, role, created_by=scope.user_id)
+        return await insert_member(
+            unit, scope.engine, company_id, uid, role, created_by=scope.user_id
+        )
 
     membership = await atomic(db, steps)
     scope.record(resource, decision)
@@ -74,22 +84,31 @@ async def add_member(
 
 
 async def insert_member(
-    unit: Unit, company_id: ObjectId, user_id: ObjectId, role: str, *, created_by: ObjectId
+    unit: Unit,
+    engine: Engine,
+    company_id: ObjectId,
+    user_id: ObjectId,
+    role: str,
+    *,
+    created_by: ObjectId,
 ) -> Membership:
     """The steps of making `user_id` a member, inside a caller's `atomic` write; 409 if
     they already are one. Whoever calls it has authorized the addition."""
     membership = Membership(user=user_id, company=company_id, role=role, created_by=created_by)
-    try:
-        await membership.insert(session=unit.session)
-    except DuplicateKeyError as exc:
-        raise Conflict("this user is already a member of the company") from exc
-    unit.on_failure(membership.delete)
-    # Only now is the membership known to be new: grants an interrupted removal left
-    # behind must not come back to life (an existing member's shares are left alone).
-    await Grant.find(Grant.company == company_id, Grant.user == user_id).delete(
-        session=unit.session
+
+    async def write() -> None:
+        try:
+            await membership.insert(session=unit.session)
+        except DuplicateKeyError as exc:
+            raise Conflict("this user is already a member of the company") from exc
+        unit.on_failure(membership.delete)
+        # Only now is the membership known to be new: places an interrupted removal left
+        # behind must not come back to life (an existing member's shares are left alone).
+        await release(engine, company_id, user_id, unit.session)
+
+    await user_facts.replicate(
+        unit, engine, company_id, {user_id: lambda _: CompanyFacts(role)}, write
     )
-    await access.add_membership(user_id, company_id, role, unit)
     return membership
 
 
@@ -121,31 +140,29 @@ async def change_member(
         level = _level_for(scope, new_role, current, ticket_access)
         if (new_role, level) == (current.role, current.ticket_access):
             return current
-        losing_owner = current.role == scope.engine.owner_role != new_role
-        if losing_owner:
-            await _owners_changing(company_id, unit)
-        # The copy of the member's facts never holds more than the record: a change that
-        # only narrows their rights reaches the copy first, one that only widens them last,
-        # and any other takes the role out of the copy first and puts the new one in last.
         engine = scope.engine
-        narrows = engine.at_most(new_role, level, current.role, current.ticket_access)
-        widens = engine.at_most(current.role, current.ticket_access, new_role, level)
-        if narrows:
-            await access.add_membership(user_id, company_id, new_role, unit, level)
-        elif not widens:
-            await access.remove_membership(user_id, company_id, unit, with_grants=False)
+        losing_owner = current.role == engine.owner_role != new_role
+        staff = engine.is_assignable(new_role)
         change = {"role": new_role, "ticket_access": level}
-        await _this(current).update(touched({"$set": change}), session=unit.session)
-        unit.on_failure(lambda: _revert(current, change))
-        if losing_owner:
-            await _ensure_an_owner_is_left(scope, company_id, unit)
-        if not engine.is_assignable(new_role):
-            await _unassign(company_id, user_id, unit)
-            await _leave_groups(company_id, user_id, unit)
-        if not narrows:
-            await access.add_membership(user_id, company_id, new_role, unit, level)
-        changed: Membership = current.model_copy(update=change)
-        return changed
+
+        def changed(facts: CompanyFacts | None) -> CompanyFacts | None:
+            held = facts.held if facts is not None and staff else frozenset()
+            return CompanyFacts(new_role, level, held)
+
+        async def write() -> None:
+            if losing_owner:
+                await _owners_changing(company_id, unit)
+            await _this(current).update(touched({"$set": change}), session=unit.session)
+            unit.on_failure(lambda: _revert(current, change))
+            if losing_owner:
+                await _ensure_an_owner_is_left(scope, company_id, unit)
+            if not staff:  # tickets are assigned, and groups staffed, only with staff
+                await _unassign(company_id, user_id, unit)
+                await _leave_groups(company_id, user_id, unit.session)
+
+        await user_facts.replicate(unit, engine, company_id, {user_id: changed}, write)
+        result: Membership = current.model_copy(update=change)
+        return result
 
     membership = await atomic(db, steps)
     scope.record(resource, decision)
@@ -170,27 +187,63 @@ def _level_for(scope: Scope, role: str, current: Membership, asked: str | None) 
 async def remove_member(
     db: Database, scope: Scope, company_id: ObjectId, user_id: ObjectId
 ) -> None:
-    """Remove a member and every access they had there (grants, assignments)."""
+    """Remove a member and every access they had there (the tickets shared with them,
+    their groups, their assignments)."""
     resource = company_resource(company_id)
     decision = scope.authorize("members:remove", resource)
 
     async def steps(unit: Unit) -> None:
         current = await _membership(company_id, user_id, unit)
-        if current.role == scope.engine.owner_role:
-            await _owners_changing(company_id, unit)
-        await access.remove_membership(user_id, company_id, unit, with_grants=True)
-        await _this(current).delete(session=unit.session)
-        unit.on_failure(lambda: _restore(current))
-        if current.role == scope.engine.owner_role:
-            await _ensure_an_owner_is_left(scope, company_id, unit)
-        # The membership is gone, so the engine already ignores these; delete them for good.
-        await Grant.find(Grant.company == company_id, Grant.user == user_id).delete(
-            session=unit.session
-        )
-        await _unassign(company_id, user_id, unit)
+        owner = current.role == scope.engine.owner_role
 
-    await atomic(db, steps)
+        async def write() -> None:
+            if owner:
+                await _owners_changing(company_id, unit)
+            await _this(current).delete(session=unit.session)
+            unit.on_failure(lambda: _restore(current))
+            if owner:
+                await _ensure_an_owner_is_left(scope, company_id, unit)
+            await _unassign(company_id, user_id, unit)
+            await _leave_groups(company_id, user_id, unit.session)
+
+        await user_facts.replicate(unit, scope.engine, company_id, {user_id: lambda _: None}, write)
+
+    try:
+        await atomic(db, steps)
+    except NotFound:
+        # Not (or no longer) a member: finish what an interrupted removal left behind.
+        await release(scope.engine, company_id, user_id)
+        raise
+    # Outside the transaction: a member may hold places on any number of the company's
+    # tickets, and a transaction's size is bounded. The membership is gone, so the engine
+    # already ignores them; if this fails, the admin's retry (or a later addition of the
+    # same user) clears what is left.
+    await release(scope.engine, company_id, user_id)
     scope.record(resource, decision)
+
+
+async def release(
+    engine: Engine,
+    company_id: ObjectId,
+    user_id: ObjectId,
+    session: AsyncClientSession | None = None,
+) -> None:
+    """Take a user out of every many-valued relation of the company's resources (the
+    tickets shared with them, the groups they are in): one targeted write per collection,
+    on the `{company, <relation>}` indexes. Only the member themselves lose their places."""
+    classes = shipped_classes(engine)
+    for name, rtype in engine.policy.resource_types.items():
+        for relation in rtype.many:
+            path = rtype.relations[relation]
+            await (
+                classes[name]
+                .get_pymongo_collection()
+                .update_many(
+                    {rtype.tenant: company_id, path: user_id},
+                    {"$pull": {path: user_id}},
+                    session=session,
+                )
+            )
 
 
 async def _owners_changing(company_id: ObjectId, unit: Unit) -> None:
@@ -243,14 +296,16 @@ async def _revert(was: Membership, change: dict[str, Any]) -> None:
     )
 
 
-async def _leave_groups(company_id: ObjectId, user_id: ObjectId, unit: Unit) -> None:
-    """A member who is no longer staff leaves every group of the company (copy first)."""
-    groups = Grant.find(
-        Grant.company == company_id, Grant.user == user_id, Grant.resource_type == "group"
+async def _leave_groups(
+    company_id: ObjectId, user_id: ObjectId, session: AsyncClientSession | None
+) -> None:
+    """A member who is no longer staff leaves every group of the company (their copy lost
+    the groups first: the change narrows their rights)."""
+    await Group.get_pymongo_collection().update_many(
+        {"company": company_id, "members": user_id},
+        {"$pull": {"members": user_id}},
+        session=session,
     )
-    for grant in await groups.to_list():
-        await access.remove_grants([user_id], grant.resource_id, unit)
-    await groups.delete(session=unit.session)
 
 
 async def _restore(membership: Membership) -> None:

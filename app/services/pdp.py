@@ -1,7 +1,7 @@
 """Answers to the Permit PDP's questions (app/routers/pdp.py), decided by this project's engine.
 
 Every answer comes from the facts and the code paths that guard the REST API: the user's
-memberships and grants from `authz.facts.load_principal`, a named resource read through
+memberships and groups from `authz.facts.load_principal`, a named resource read through
 `Scope` with the same read filter as `GET /tickets/{id}` (so a resource the user may not
 read is answered like the API's 404: false, without confirming that it exists), and the
 decision from `Engine.check`, `Engine.check_every` or `Engine.permissions`. Denials are
@@ -30,7 +30,7 @@ from app.pdp_schemas import (
 )
 from app.services.lookups import live_companies
 from authz.audit import AuditLog
-from authz.engine import Decision, Engine, Principal, Resource
+from authz.engine import GRAPH_RESOURCES, Decision, Engine, Principal, Resource
 from authz.errors import InvalidInput
 from authz.facts import principal_of
 from authz.scope import Scope, document_class_of
@@ -40,9 +40,10 @@ from models.user import Access
 PDP_MARK = "pdp: "
 """Prefix of the reason of every audit event the PDP surface records."""
 
-MAX_DERIVED_RESOURCES = 1000
+MAX_DERIVED_RESOURCES = GRAPH_RESOURCES
 """Resources a user-permissions answer lists for one derived instance role (e.g. the
-tickets a customer created), at most; more is a 422 that says how to narrow the question."""
+tickets a customer created, or those shared with them), at most; more is a 422 that says
+how to narrow the question."""
 
 TENANT_TYPE = "__tenant"
 """Permit's name for the tenant pseudo-type in permission-graph keys."""

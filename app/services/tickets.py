@@ -5,20 +5,16 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
 
-from app.atomic import Unit, atomic
-from app.db import Database
-from app.services import access
 from app.services.companies import company_resource
 from app.services.groups import group_of_company
 from authz.engine import Resource
 from authz.errors import Conflict, Forbidden, InvalidInput, NotFound
 from authz.facts import load_principal
 from authz.scope import Authorized, Scope
-from models import Company, Grant, Membership, Priority, Reply, Ticket, touched
+from models import Company, Membership, Priority, Reply, Ticket, touched
 
-VIEWER = "viewer"  # the stored role of `ticket#viewer` (authz/policy.toml)
+VIEWER = "viewer"  # the ticket's relation whose holders have `ticket#viewer` (authz/policy.toml)
 # API field -> stored field, where they differ; and the fields a PATCH may set to null.
 STORED = {"group_id": "group"}
 NULLABLE = {"assigned_to", "group_id"}
@@ -166,21 +162,10 @@ async def _assignable(
     return assignee
 
 
-async def delete_ticket(db: Database, scope: Scope, ticket_id: ObjectId) -> None:
-    """Delete a ticket and the grants that pointed at it (both or neither)."""
+async def delete_ticket(scope: Scope, ticket_id: ObjectId) -> None:
+    """Delete a ticket; whom it was shared with goes with it (recorded on the ticket)."""
     target = await scope.get(Ticket, ticket_id, "ticket:delete")
-
-    # Every query names the tenant: in a sharded cluster each goes to its tenant's shard.
-    on_ticket = (Grant.company == target.resource.company, Grant.resource_id == ticket_id)
-
-    async def steps(unit: Unit) -> None:
-        holders = [g.user for g in await Grant.find(*on_ticket, session=unit.session).to_list()]
-        await access.remove_grants(holders, ticket_id, unit)
-        deleted = await scope.delete(target, session=unit.session)
-        unit.on_failure(lambda: deleted.insert())
-        await Grant.find(*on_ticket).delete(session=unit.session)
-
-    await atomic(db, steps)
+    await scope.delete(target)
     scope.record(target.resource, target.decision)
 
 
@@ -194,48 +179,36 @@ async def add_reply(scope: Scope, ticket_id: ObjectId, body: str, internal: bool
     return reply
 
 
-async def share(db: Database, scope: Scope, ticket_id: ObjectId, user_id: ObjectId) -> None:
-    """Grant `ticket#viewer` to another member of the ticket's company."""
+async def share(scope: Scope, ticket_id: ObjectId, user_id: ObjectId) -> None:
+    """Grant `ticket#viewer` to another member of the ticket's company: one atomic write of
+    the ticket's `viewers`, which never touches the receiver's own documents (409 if they
+    have it already, or when the ticket is shared with as many members as the policy
+    allows)."""
     target = await scope.get(Ticket, ticket_id, "ticket:share")
     company = target.resource.company
+    await _member_of(company, user_id)
+    if not await scope.add_holder(target, VIEWER, user_id):
+        raise Conflict("the ticket is already shared with this user")
+    try:
+        # Removing the member takes them out of every ticket after their membership is
+        # gone: a share that landed after that removal is taken back.
+        await _member_of(company, user_id)
+    except InvalidInput:
+        await scope.remove_holder(target, VIEWER, user_id)
+        raise
+    scope.record(target.resource, target.decision)
+
+
+async def _member_of(company: ObjectId, user_id: ObjectId) -> None:
     if await Membership.find_one(Membership.company == company, Membership.user == user_id) is None:
         raise InvalidInput(
             "a ticket can only be shared with a member of its company", loc=("body", "user_id")
         )
-    grant = Grant(
-        user=user_id,
-        role=VIEWER,
-        resource_type="ticket",
-        resource_id=ticket_id,
-        company=company,
-        created_by=scope.user_id,
-    )
-
-    async def steps(unit: Unit) -> None:
-        try:
-            await access.insert_grant(grant, unit)
-        except DuplicateKeyError as exc:
-            raise Conflict("the ticket is already shared with this user") from exc
-
-    await atomic(db, steps)
-    scope.record(target.resource, target.decision)
 
 
-async def unshare(db: Database, scope: Scope, ticket_id: ObjectId, user_id: ObjectId) -> None:
-    """Revoke a stored viewer grant."""
+async def unshare(scope: Scope, ticket_id: ObjectId, user_id: ObjectId) -> None:
+    """Stop sharing a ticket with a member (one atomic write of its `viewers`)."""
     target = await scope.get(Ticket, ticket_id, "ticket:share")
-
-    async def steps(unit: Unit) -> None:
-        await access.remove_grants([user_id], ticket_id, unit)
-        result = await Grant.find(
-            Grant.company == target.resource.company,
-            Grant.resource_id == ticket_id,
-            Grant.user == user_id,
-            Grant.role == VIEWER,
-            Grant.resource_type == "ticket",
-        ).delete(session=unit.session)
-        if result is None or result.deleted_count == 0:
-            raise NotFound("this user has no viewer grant on the ticket")
-
-    await atomic(db, steps)
+    if not await scope.remove_holder(target, VIEWER, user_id):
+        raise NotFound("this ticket is not shared with this user")
     scope.record(target.resource, target.decision)

@@ -10,15 +10,22 @@ from datetime import UTC, datetime
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-from scripts.bench import decisions, lists, load, pdp, plot, report, world
+from scripts.bench import decisions, grants, lists, load, pdp, plot, report, world
 from scripts.bench.options import Options, parse
 from scripts.bench.results import Results, Section
 from scripts.bench.world import Run
 
 Family = Callable[[Run], Awaitable[Section]]
 
-# Each family of figures is one module's `measure`, returning its Section.
-FAMILIES: tuple[Family, ...] = (decisions.measure, lists.measure, load.measure, pdp.measure)
+# Each family of figures is one module's `measure`, returning its Section. `grants` comes
+# last: it shares every ticket of the largest world with one customer.
+FAMILIES: tuple[Family, ...] = (
+    decisions.measure,
+    lists.measure,
+    load.measure,
+    pdp.measure,
+    grants.measure,
+)
 
 
 async def _families(run: Run) -> list[Section]:

@@ -28,6 +28,8 @@ GOALS: dict[str, Goal] = {
     "pushdown_docs_per_result": Goal("<=", 1.0),
     "authz_overhead": Goal("<=", 1.10),
     "pushdown_scaling": Goal("<=", 1.5),
+    "grants_scaling": Goal("<=", 1.5),
+    "grants_facts_scaling": Goal("<=", 1.2),
 }
 
 

@@ -118,8 +118,10 @@ async def _personas(
         (u for u, r in only_here.items() if r == "customer"), key=lambda u: (filed[u], u)
     )
     customer = customers[len(customers) // 2]
-    grants = await db["grants"].find({"company": company, "resource_type": "ticket"}).to_list()
-    shares = Counter(g["user"] for g in grants)
+    shared = db["tickets"].find(
+        {"company": company, "viewers.0": {"$exists": True}}, {"viewers": 1}
+    )
+    shares = Counter([v async for t in shared for v in t["viewers"]])
     users = {"customer": customer, "agent": agents[None], "agent (groups)": agents["groups"]}
     viewers = sorted(set(shares) & set(customers))
     several = sorted(u for u, n in per_user.items() if n >= 2)
@@ -136,8 +138,8 @@ async def _personas(
 async def _in_groups_or_assigned(db: AsyncDatabase[Doc], company: ObjectId, agent: ObjectId) -> int:
     """Tickets of `company` in the agent's groups or assigned to them (what `groups` access
     reaches, counted from the data rather than from the policy)."""
-    memberships = {"company": company, "user": agent, "resource_type": "group"}
-    groups = [g["resource_id"] for g in await db["grants"].find(memberships).to_list()]
+    mine = {"company": company, "members": agent}
+    groups = [g["_id"] for g in await db["groups"].find(mine, {"_id": 1}).to_list()]
     reached = {"$or": [{"group": {"$in": groups}}, {"assigned_to": agent}]}
     return await db["tickets"].count_documents({"company": company, **reached})
 

@@ -86,13 +86,12 @@ async def test_no_memberships_sees_nothing(app: FastAPI) -> None:
             "companies": 2,
             "roles": {(0, 0): "admin"},
             "tickets": [(0, 0), (1, 1), (0, 1)],
-            "grants": [(1, 0)],
+            "shares": [(1, 0)],
         }
     )
     engine = default_engine()
     lonely = await load_principal(users[1])
-    assert lonely.roles == {}
-    assert lonely.grants == {}, "a grant without membership is ignored"
+    assert lonely.roles == {} and lonely.resource_roles == {}
     for permission in PERMISSIONS:
         flt = engine.query_filter(lonely, permission, "ticket")
         assert flt == {"company": {"$in": []}}

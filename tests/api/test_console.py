@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from app.config import Settings
 from app.console import STATIC
 from app.main import create_app
-from app.services.access import rebuild
+from app.services.user_facts import rebuild
 from authz.policy import DEFAULT_POLICY_PATH, PolicyError
 from models import Membership, User
 from scripts.seed import seed_demo

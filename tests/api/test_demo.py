@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from rich.console import Console
 
 from app.config import Settings
-from app.services.access import rebuild
-from models import Company, Grant, Membership, Ticket, User
+from app.services.user_facts import rebuild
+from models import Company, Group, Membership, Ticket, User
 from scripts import demo
 from scripts.demo import Abort, Story, run_demo
 from scripts.seed import seed_demo
@@ -30,7 +30,8 @@ def quiet() -> tuple[Console, io.StringIO]:
 
 
 async def tenant_state() -> dict[str, Any]:
-    """What the demo promises to put back: tickets, memberships and grants."""
+    """What the demo promises to put back: tickets (and whom they are shared with),
+    memberships and groups."""
     memberships = await Membership.find_all().sort("_id").to_list()
     return {
         # Without `updated_at`: John moves David's ticket into Sales and out again, which
@@ -44,7 +45,7 @@ async def tenant_state() -> dict[str, Any]:
         # narrowed and widened again, which moves it; roles and access levels are what the
         # demo promises to keep.
         "memberships": [m.model_dump(exclude={"updated_at"}) for m in memberships],
-        "grants": await Grant.find_all().count(),
+        "groups": [(g.name, g.members) for g in await Group.find_all().sort("_id").to_list()],
     }
 
 

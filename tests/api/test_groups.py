@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from bson import ObjectId
 
-from models import Company, Grant, Group, Ticket, User
+from authz.engine import default_engine
+from models import Company, Group, Ticket, User
 from tests.utils.factories import World
 
 
@@ -93,8 +95,9 @@ async def test_the_filter_of_a_group_scoped_agent_uses_an_index(
         "$or": [
             {"company": desk.company.id, "assigned_to": desk.mark.id},
             {"company": desk.company.id, "group": desk.billing.id},
-            # and, as for anyone, the tickets he opened himself (ticket#viewer)
+            # and, as for anyone, the tickets he opened or that were shared with him
             {"company": desk.company.id, "created_by": desk.mark.id},
+            {"company": desk.company.id, "viewers": desk.mark.id},
         ]
     }
     plan = await Ticket.get_pymongo_collection().find(query).sort("_id", -1).explain()
@@ -150,9 +153,9 @@ async def test_taking_an_agent_out_of_a_group_ends_their_access_at_once(
     url = f"/companies/{desk.company.id}/groups/{desk.billing.id}/members/{desk.mark.id}"
     assert (await client.delete(url, headers=world.auth(desk.sara))).status_code == 204
     assert await subjects(client, world, desk.mark) == set()
-    assert await Grant.find(Grant.user == desk.mark.id).count() == 0
+    assert await Group.find({"members": desk.mark.id}).count() == 0
     stored = await User.get(desk.mark.id)
-    assert stored is not None and stored.access.grants == []
+    assert stored is not None and stored.access.resource_roles == []
     assert (await client.put(url, headers=world.auth(desk.sara))).status_code == 204
     assert (await client.put(url, headers=world.auth(desk.sara))).status_code == 204  # idempotent
     assert await subjects(client, world, desk.mark) == {"Invoice"}
@@ -203,7 +206,8 @@ async def test_demoting_an_agent_to_customer_takes_them_out_of_their_groups(
     url = f"/companies/{desk.company.id}/members/{desk.mark.id}"
     r = await client.patch(url, json={"role": "customer"}, headers=world.auth(desk.sara))
     assert r.status_code == 200
-    assert await Grant.find(Grant.user == desk.mark.id).count() == 0
+    stored = await User.get(desk.mark.id)
+    assert stored is not None and stored.access.resource_roles == []
     groups = (
         await client.get(f"/companies/{desk.company.id}/groups", headers=world.auth(desk.sara))
     ).json()
@@ -267,9 +271,9 @@ async def test_deleting_a_group_that_holds_tickets_is_refused_and_an_empty_one_g
     r = await client.patch(f"/tickets/{desk.invoice.id}", json={"group_id": None}, headers=h)
     assert r.status_code == 200
     assert (await client.delete(base, headers=h)).status_code == 204
-    assert await Grant.find(Grant.resource_id == desk.billing.id).count() == 0
+    assert await Group.get(desk.billing.id) is None
     mark = await User.get(desk.mark.id)
-    assert mark is not None and mark.access.grants == []  # no stale grant left
+    assert mark is not None and mark.access.resource_roles == []  # no stale copy left
     assert await subjects(client, world, desk.mark) == set()
 
 
@@ -336,3 +340,39 @@ async def test_the_list_filters_by_group(
         "/tickets", params={"group_id": str(desk.sales.id)}, headers=world.auth(desk.mark)
     )
     assert r.json()["items"] == [], "a group filter never widens what the caller may see"
+
+
+async def test_a_member_is_in_at_most_the_policys_number_of_groups(
+    client: httpx.AsyncClient, world: World, desk: Helpdesk
+) -> None:
+    """The copy of Mark's facts, read on each of his requests, lists his groups: the policy
+    bounds it, and one more is a 409 that changes nothing."""
+    most = default_engine().policy.instance_roles["group#member"].most_per_member
+    assert most is not None
+    h = world.auth(desk.sara)
+    base = f"/companies/{desk.company.id}/groups"
+    for n in range(most - 1):  # Mark is in Billing already
+        group = (await client.post(base, json={"name": f"G{n}"}, headers=h)).json()
+        r = await client.put(f"{base}/{group['id']}/members/{desk.mark.id}", headers=h)
+        assert r.status_code == 204, r.text
+    extra = (await client.post(base, json={"name": "One too many"}, headers=h)).json()
+    r = await client.put(f"{base}/{extra['id']}/members/{desk.mark.id}", headers=h)
+    assert r.status_code == 409 and r.json()["limit"] == most, r.text
+    stored = await User.get(desk.mark.id)
+    assert stored is not None and len(stored.access.resource_roles) == most
+    assert await Group.find({"members": desk.mark.id}).count() == most
+
+
+async def test_a_group_holds_at_most_the_policys_number_of_members(
+    client: httpx.AsyncClient, world: World, desk: Helpdesk
+) -> None:
+    limit = default_engine().resource_type("group").many["member"]
+    await Group.get_pymongo_collection().update_one(
+        {"_id": desk.sales.id}, {"$set": {"members": [ObjectId() for _ in range(limit)]}}
+    )
+    url = f"/companies/{desk.company.id}/groups/{desk.sales.id}/members/{desk.mark.id}"
+    r = await client.put(url, headers=world.auth(desk.sara))
+    assert r.status_code == 409 and f"{limit} users" in r.json()["detail"]
+    stored = await User.get(desk.mark.id)
+    assert stored is not None
+    assert [r.resource_id for r in stored.access.resource_roles] == [desk.billing.id]

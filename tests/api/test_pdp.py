@@ -394,3 +394,24 @@ async def test_the_derived_listing_is_bounded(
     assert set(await graph_of(client, user={"key": customer.email}, resources=wanted)) == set(
         wanted
     )
+
+
+async def test_shares_are_listed_up_to_the_bound_too(
+    client: httpx.AsyncClient, acme: Acme, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tickets shared with a user are entries of the Permit graph, read from the tickets
+    that name them; past the bound the answer is refused, and `resources` narrows it."""
+    monkeypatch.setattr(pdp_service, "MAX_DERIVED_RESOURCES", 2)
+    customer = acme.users["customer"]
+    shared = [await world.ticket(acme.company, acme.users["admin"]) for _ in range(3)]
+    for ticket in shared:
+        await world.share(ticket, customer)
+    r = await client.post(
+        "/pdp/user-permissions", json={"user": {"key": customer.email}}, headers=KEY
+    )
+    assert r.status_code == 422
+    assert "ticket#viewer on more than 2 ticket resources" in r.json()["detail"]
+    wanted = [f"ticket:{t.id}" for t in shared[:2]]
+    graph = await graph_of(client, user={"key": customer.email}, resources=wanted)
+    assert set(graph) == set(wanted)
+    assert all(entry["roles"] == ["ticket#viewer"] for entry in graph.values())

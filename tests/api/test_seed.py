@@ -219,7 +219,7 @@ async def test_each_company_has_one_group_with_its_agent_and_a_ticket_in_it(
 ) -> None:
     """Acme's Billing holds Mark and Lisa's invoice; Globex's Sales holds Emma and Mark's
     quote. The agents keep `all` access, so what each persona sees is unchanged."""
-    from models import Grant, Group
+    from models import Group
 
     await seed_demo(database(app, settings))
     users = {u.id: u.username for u in await User.find_all().to_list()}
@@ -229,11 +229,7 @@ async def test_each_company_has_one_group_with_its_agent_and_a_ticket_in_it(
         ("Acme Corp", "Billing"),
         ("Globex Inc", "Sales"),
     }
-    members = {
-        (g.name, users[m.user])
-        for g in groups
-        for m in await Grant.find(Grant.resource_id == g.id).to_list()
-    }
+    members = {(g.name, users[m]) for g in groups for m in g.members}
     assert members == {("Billing", "mark"), ("Sales", "emma")}
     names = {g.id: g.name for g in groups}
     in_groups = {t.subject: names[t.group] for t in await Ticket.find_all().to_list() if t.group}

@@ -1,6 +1,6 @@
 """Scale-out, shown: every command the API sends to a tenant collection names its tenant.
 
-In a cluster sharded on `{company: 1, _id: 1}` (tickets, memberships, grants, audit events)
+In a cluster sharded on `{company: 1, _id: 1}` (tickets, memberships, groups, audit events)
 and on `_id` (companies), a command whose filter fixes the shard key's first field (an
 equality, or `$in`) goes to the shards that hold those tenants; one that does not goes to
 every shard. A full API run is recorded with PyMongo's command monitoring, and every
@@ -21,7 +21,7 @@ from tests.utils.factories import PASSWORD
 TENANT_KEY = {
     "tickets": "company",
     "memberships": "company",
-    "grants": "company",
+    "groups": "company",
     "audit_events": "company",
     "companies": "_id",
 }
@@ -68,7 +68,7 @@ def untargeted(command: Mapping[str, Any]) -> list[str]:
 def test_the_checker_can_fail() -> None:
     assert untargeted({"find": "tickets", "filter": {"status": "open"}})
     assert untargeted({"find": "tickets", "filter": {"$or": [{"company": 1}, {"x": 2}]}})
-    assert untargeted({"insert": "grants", "documents": [{"user": 1}]})
+    assert untargeted({"insert": "groups", "documents": [{"name": 1}]})
     assert not untargeted({"find": "tickets", "filter": {"$and": [{"company": {"$in": [1]}}]}})
     assert not untargeted({"find": "users", "filter": {"email": "x"}})
 
@@ -103,7 +103,20 @@ async def full_run(c: httpx.AsyncClient) -> None:
     body = {"company_id": acme, "subject": "Broken", "description": "It is."}
     ticket = (await c.post("/tickets", json=body, headers=h["lisa"])).json()["id"]
     url = f"/tickets/{ticket}"
+    groups = f"/companies/{acme}/groups"
+    r = await c.post(groups, json={"name": "Billing"}, headers=h["sara"])
+    group = f"{groups}/{r.json()['id']}"
     calls: list[tuple[str, str, str, dict[str, Any] | None]] = [
+        ("PUT", f"{group}/members/{ids['mark']}", "sara", None),
+        ("PATCH", f"{members}/{ids['mark']}", "sara", {"ticket_access": "groups"}),
+        ("PATCH", url, "sara", {"group_id": group.rsplit("/", 1)[1]}),
+        ("GET", "/tickets", "mark", None),
+        ("GET", groups, "mark", None),
+        ("PATCH", group, "sara", {"name": "Invoices"}),
+        ("PATCH", url, "sara", {"group_id": None}),
+        ("DELETE", f"{group}/members/{ids['mark']}", "sara", None),
+        ("PATCH", f"{members}/{ids['mark']}", "sara", {"ticket_access": "all"}),
+        ("DELETE", group, "sara", None),
         ("GET", "/tickets", "mark", None),
         ("GET", f"/tickets?company_id={acme}&status=open&q=brok", "lisa", None),
         ("GET", url, "lisa", None),

@@ -3,7 +3,7 @@
 The benchmark trusts these data to look like what the API writes; these tests hold the
 generator to the models (same fields as documents Beanie itself stores, copies of each
 user's facts equal to what the API rebuilds from the record) and to the invariants the API
-keeps (sequential numbers, assignees are staff who may handle the ticket, grants within a
+keeps (sequential numbers, assignees are staff who may handle the ticket, shares within a
 tenant, group members are agents of the group's company).
 """
 
@@ -18,11 +18,11 @@ from fastapi import FastAPI
 
 from app.config import Settings
 from app.security import create_access_token
-from app.services.access import rebuild
+from app.services.user_facts import rebuild
 from authz.engine import default_engine
 from authz.facts import load_principal
-from models import Company, Grant, Group, Membership, Ticket, User
-from models.user import GrantFact, MembershipFact
+from models import Company, Group, Membership, Ticket, User
+from models.user import MembershipFact, ResourceRoleFact
 from scripts.synthetic import seed_synthetic
 from tests.utils.factories import World
 
@@ -45,14 +45,13 @@ async def test_counts_and_numbering(app: FastAPI, settings: Settings) -> None:
     tickets = await _all(app, settings, "tickets")
     users = await _all(app, settings, "users")
     memberships = await _all(app, settings, "memberships")
-    grants = await _all(app, settings, "grants")
     groups = await _all(app, settings, "groups")
     assert len(companies) == TENANTS == result["tenants"]
     assert len(groups) == result["groups"] >= 3 * TENANTS
     assert len(tickets) == TENANTS * TICKETS == result["tickets"]
     assert len(users) == TENANTS * USERS == result["users"]
     assert len(memberships) == result["memberships"] > len(users)
-    assert len(grants) == result["grants"] >= TENANTS
+    assert sum(len(t["viewers"]) for t in tickets) == result["shares"] >= TENANTS
     assert sorted(result["companies"]) == sorted(c["_id"] for c in companies)
 
     by_company: dict[ObjectId, list[dict[str, Any]]] = defaultdict(list)
@@ -72,7 +71,6 @@ async def test_roles_and_relations(app: FastAPI, settings: Settings) -> None:
     await seed_synthetic(_db(app, settings), TENANTS, TICKETS, USERS, progress=False)
     memberships = await _all(app, settings, "memberships")
     tickets = await _all(app, settings, "tickets")
-    grants = await _all(app, settings, "grants")
 
     role = {(m["user"], m["company"]): m["role"] for m in memberships}
     assert len(role) == len(memberships)  # unique (user, company)
@@ -105,15 +103,13 @@ async def test_roles_and_relations(app: FastAPI, settings: Settings) -> None:
     assert any(r["internal"] for t in tickets for r in t["replies"])
     assert any(not r["internal"] for t in tickets for r in t["replies"])
 
-    ticket = {t["_id"]: t for t in tickets}
-    assert len({(g["user"], g["resource_id"]) for g in grants}) == len(grants)
-    shares = [g for g in grants if g["resource_type"] == "ticket"]
-    assert shares
-    for g in shares:
-        shared = ticket[g["resource_id"]]
-        assert (g["role"], g["company"]) == ("viewer", shared["company"])
-        assert role[(g["user"], g["company"])] == "customer"
-        assert g["user"] != shared["created_by"]
+    shared = [t for t in tickets if t["viewers"]]
+    assert shared
+    for t in shared:
+        assert len(set(t["viewers"])) == len(t["viewers"])
+        for viewer in t["viewers"]:
+            assert role[(viewer, t["company"])] == "customer"
+            assert viewer != t["created_by"]
 
 
 async def test_groups_and_access_levels(app: FastAPI, settings: Settings) -> None:
@@ -123,16 +119,14 @@ async def test_groups_and_access_levels(app: FastAPI, settings: Settings) -> Non
     await seed_synthetic(_db(app, settings), TENANTS, TICKETS, USERS, progress=False)
     memberships = await _all(app, settings, "memberships")
     tickets = await _all(app, settings, "tickets")
-    grants = await _all(app, settings, "grants")
-    group_company = {g["_id"]: g["company"] for g in await _all(app, settings, "groups")}
+    groups = await _all(app, settings, "groups")
+    group_company = {g["_id"]: g["company"] for g in groups}
 
     role = {(m["user"], m["company"]): m["role"] for m in memberships}
     in_groups: defaultdict[tuple[ObjectId, ObjectId], set[ObjectId]] = defaultdict(set)
-    for g in grants:
-        if g["resource_type"] == "group":
-            assert g["role"] == "member"
-            assert group_company[g["resource_id"]] == g["company"]
-            in_groups[(g["user"], g["company"])].add(g["resource_id"])
+    for g in groups:
+        for member in g["members"]:
+            in_groups[(member, g["company"])].add(g["_id"])
     agents = {key for key, r in role.items() if r == "agent"}
     assert set(in_groups) == agents
     assert all(1 <= len(in_groups[key]) <= 2 for key in agents)
@@ -150,7 +144,6 @@ async def test_groups_and_access_levels(app: FastAPI, settings: Settings) -> Non
 
     engine = default_engine()
     principals = {user: await load_principal(user) for user, _ in role}
-    shared_by = {g["resource_id"]: g["created_by"] for g in grants if g["role"] == "viewer"}
     for t in tickets:
         resource = engine.resource_of("ticket", t)
         if t["assigned_to"] is not None:
@@ -161,8 +154,8 @@ async def test_groups_and_access_levels(app: FastAPI, settings: Settings) -> Non
         for reply in t["replies"]:
             did = "ticket:note" if reply["internal"] else "ticket:reply"
             assert engine.check(principals[reply["author"]], did, resource), (t, reply)
-        if t["_id"] in shared_by:
-            assert engine.check(principals[shared_by[t["_id"]]], "ticket:share", resource)
+        for viewer in t["viewers"]:
+            assert engine.check(principals[viewer], "ticket:read", resource)
     scoped = {m["user"] for m in memberships if m["ticket_access"] == "groups"}
     assert any(t["assigned_to"] in scoped for t in tickets)
 
@@ -181,7 +174,6 @@ async def test_same_fields_as_the_models_write(
         "users": {"_id": owner.id},
         "companies": {"_id": company.id},
         "tickets": {"_id": reference.id},
-        "grants": {"company": company.id},
         "memberships": {"company": company.id},
         "groups": {"company": company.id},
     }
@@ -189,7 +181,6 @@ async def test_same_fields_as_the_models_write(
         "users": User,
         "companies": Company,
         "tickets": Ticket,
-        "grants": Grant,
         "memberships": Membership,
         "groups": Group,
     }
@@ -206,27 +197,36 @@ async def test_same_fields_as_the_models_write(
     assert replies
     assert all(set(r) == {"id", "author", "body", "internal", "created_at"} for r in replies)
     facts = [u["access"] for u in await _all(app, settings, "users")]
-    assert all(set(a) == {"memberships", "grants"} for a in facts)
+    assert all(set(a) == {"memberships", "resource_roles"} for a in facts)
     memberships = [m for a in facts for m in a["memberships"]]
-    grants = [g for a in facts for g in a["grants"]]
-    assert {g["resource_type"] for g in grants} == {"ticket", "group"}
+    held = [r for a in facts for r in a["resource_roles"]]
+    assert {r["resource_type"] for r in held} == {"group"}
     assert all(list(m) == list(MembershipFact.model_fields) for m in memberships)
-    assert all(list(g) == list(GrantFact.model_fields) for g in grants)
+    assert all(list(r) == list(ResourceRoleFact.model_fields) for r in held)
 
 
-async def test_copies_of_facts_are_what_the_api_rebuilds(app: FastAPI, settings: Settings) -> None:
-    """Each user's `access` is what `app.services.access.rebuild` computes from the
-    memberships and grants the generator wrote: the API would keep the same copy."""
+async def test_copies_of_facts_say_what_the_record_says(app: FastAPI, settings: Settings) -> None:
+    """Each user's `access` lists exactly their memberships and the groups they are in,
+    and nothing about the tickets shared with them (those name them instead)."""
     await seed_synthetic(_db(app, settings), TENANTS, TICKETS, USERS, progress=False)
-
-    def canonical(access: dict[str, Any]) -> dict[str, list[str]]:
-        return {key: sorted(map(str, access[key])) for key in ("memberships", "grants")}
-
-    written = {u["_id"]: canonical(u["access"]) for u in await _all(app, settings, "users")}
-    await rebuild(list(written))
-    rebuilt = {u["_id"]: canonical(u["access"]) for u in await _all(app, settings, "users")}
-    assert rebuilt == written
-    assert any(a["grants"] for a in written.values())
+    memberships = await _all(app, settings, "memberships")
+    groups = await _all(app, settings, "groups")
+    users = await _all(app, settings, "users")
+    for user in users:
+        access = user["access"]
+        assert sorted(
+            (m["company"], m["role"], m["level"]) for m in access["memberships"]
+        ) == sorted(
+            (m["company"], m["role"], m["ticket_access"])
+            for m in memberships
+            if m["user"] == user["_id"]
+        )
+        assert sorted((r["company"], r["resource_id"]) for r in access["resource_roles"]) == sorted(
+            (g["company"], g["_id"]) for g in groups if user["_id"] in g["members"]
+        )
+    assert any(u["access"]["resource_roles"] for u in users)
+    await rebuild([u["_id"] for u in users])  # the API's repair: nothing to repair
+    assert [u["access"] for u in await _all(app, settings, "users")] == [u["access"] for u in users]
 
 
 async def test_seeding_twice_adds_tenants(app: FastAPI, settings: Settings) -> None:
@@ -242,15 +242,14 @@ async def test_a_seeded_customer_sees_their_own_and_shared_tickets(
     app: FastAPI, settings: Settings, client: httpx.AsyncClient
 ) -> None:
     await seed_synthetic(_db(app, settings), TENANTS, TICKETS, USERS, progress=False)
-    grants = [g for g in await _all(app, settings, "grants") if g["role"] == "viewer"]
     tickets = {t["_id"]: t for t in await _all(app, settings, "tickets")}
-    viewer = grants[0]["user"]
-    company = grants[0]["company"]
+    first = next(t for t in tickets.values() if t["viewers"])
+    viewer, company = first["viewers"][0], first["company"]
     expected = {
         str(t["_id"])
         for t in tickets.values()
-        if t["company"] == company and t["created_by"] == viewer
-    } | {str(g["resource_id"]) for g in grants if g["user"] == viewer}
+        if t["company"] == company and (t["created_by"] == viewer or viewer in t["viewers"])
+    }
     token = create_access_token(str(viewer), settings).access_token
     r = await client.get(
         "/tickets",
@@ -273,7 +272,7 @@ async def test_seeded_agents_see_what_their_access_level_reaches(
     reaches: the whole company, their groups' and those assigned to them, or only those."""
     await seed_synthetic(_db(app, settings), TENANTS, TICKETS, USERS, progress=False)
     memberships = await _all(app, settings, "memberships")
-    grants = await _all(app, settings, "grants")
+    all_groups = await _all(app, settings, "groups")
     tickets = await _all(app, settings, "tickets")
     company = tickets[0]["company"]
     agents = {
@@ -283,11 +282,7 @@ async def test_seeded_agents_see_what_their_access_level_reaches(
     }
     assert set(agents) == {None, "groups", "assigned"}
     for level, agent in agents.items():
-        groups = {
-            g["resource_id"]
-            for g in grants
-            if g["user"] == agent and g["company"] == company and g["resource_type"] == "group"
-        }
+        groups = {g["_id"] for g in all_groups if g["company"] == company and agent in g["members"]}
         expected = {
             str(t["_id"])
             for t in tickets

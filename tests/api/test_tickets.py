@@ -5,12 +5,14 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from bson import ObjectId
 from fastapi import FastAPI
 
-from app.atomic import Unit
 from app.config import Settings
-from app.services import access
-from models import AuditEvent, Company, Grant, Membership, Ticket, User
+from app.services.user_facts import rebuild
+from authz.engine import default_engine
+from authz.facts import load_principal
+from models import AuditEvent, Company, Membership, Ticket, User
 from tests.utils.factories import World
 
 
@@ -105,23 +107,30 @@ async def test_removal_revokes_shares_at_once(
     assert r.status_code == 204
     assert (await client.get(f"/tickets/{ticket.id}", headers=carl_h)).status_code == 404
     assert (await client.get("/tickets", headers=carl_h)).json()["items"] == []
-    assert await Grant.find(Grant.user == carl.id).count() == 0
+    assert await Ticket.find({"viewers": carl.id}).count() == 0
 
 
-async def test_leftover_grant_of_a_removed_member_is_inert(
+async def test_a_leftover_share_of_a_removed_member_is_inert_and_cleared(
     client: httpx.AsyncClient, world: World, acme: Acme
 ) -> None:
-    """A removal interrupted after its first steps (the copy of Carl's facts emptied of the
-    company, his membership deleted) but before his grants went: access is gone, and it
-    stays gone even if his facts are rebuilt from the record, leftover grant included."""
+    """A removal interrupted after the membership went but before the member was taken out
+    of the company's tickets: access is gone (and stays gone when his facts are rebuilt
+    from the record); added again later, he does not get the old share back."""
     ticket, carl = acme.ticket, acme.carl
     assert carl.id is not None
     await world.share(ticket, carl)
-    await access.remove_membership(carl.id, acme.company.id, Unit(None), with_grants=True)  # type: ignore[arg-type]
     await Membership.find(Membership.user == carl.id).delete()
-    assert await Grant.find(Grant.user == carl.id).count() == 1
+    await rebuild([carl.id])
+    assert await Ticket.find({"viewers": carl.id}).count() == 1
     assert (await client.get(f"/tickets/{ticket.id}", headers=world.auth(carl))).status_code == 404
-    await access.rebuild([carl.id])
+    assert (await client.get("/tickets", headers=world.auth(carl))).json()["items"] == []
+    r = await client.post(
+        f"/companies/{acme.company.id}/members",
+        json={"user_id": str(carl.id), "role": "customer"},
+        headers=world.auth(acme.sara),
+    )
+    assert r.status_code == 201
+    assert await Ticket.find({"viewers": carl.id}).count() == 0
     assert (await client.get(f"/tickets/{ticket.id}", headers=world.auth(carl))).status_code == 404
 
 
@@ -136,9 +145,72 @@ async def test_share_only_with_members_and_once(
     r = await client.post(url, json={"user_id": str(acme.carl.id)}, headers=h)
     assert r.status_code == 201
     r = await client.post(url, json={"user_id": str(acme.carl.id)}, headers=h)
-    assert r.status_code == 409
+    assert r.status_code == 409 and "already shared" in r.json()["detail"]
     r = await client.delete(f"{url}/{outsider.id}", headers=h)
     assert r.status_code == 404
+    assert (await client.delete(f"{url}/{acme.carl.id}", headers=h)).status_code == 204
+    r = await client.get(f"/tickets/{ticket.id}", headers=world.auth(acme.carl))
+    assert r.status_code == 404
+    assert (await client.delete(f"{url}/{acme.carl.id}", headers=h)).status_code == 404
+
+
+async def test_a_ticket_is_shared_with_at_most_the_policys_limit(
+    client: httpx.AsyncClient, world: World, acme: Acme
+) -> None:
+    """The limit is part of the write's condition: the last place is taken, one more is a
+    409 that says so, and nothing is dropped."""
+    limit = default_engine().resource_type("ticket").many["viewer"]
+    others = [ObjectId() for _ in range(limit - 1)]
+    await Ticket.get_pymongo_collection().update_one(
+        {"_id": acme.ticket.id}, {"$set": {"viewers": others}}
+    )
+    url, h = f"/tickets/{acme.ticket.id}/viewers", world.auth(acme.mark)
+    assert (
+        await client.post(url, json={"user_id": str(acme.carl.id)}, headers=h)
+    ).status_code == 201
+    dora = await world.user("dora")
+    await world.member(acme.company, dora, "customer")
+    r = await client.post(url, json={"user_id": str(dora.id)}, headers=h)
+    assert r.status_code == 409, r.text
+    assert r.json()["code"] == "conflict" and f"{limit} users" in r.json()["detail"]
+    assert r.json()["limit"] == limit
+    stored = await Ticket.get_pymongo_collection().find_one({"_id": acme.ticket.id})
+    assert stored is not None and stored["viewers"] == [*others, acme.carl.id]
+    assert (
+        await client.get(f"/tickets/{acme.ticket.id}", headers=world.auth(dora))
+    ).status_code == 404
+    assert (
+        await client.get(f"/tickets/{acme.ticket.id}", headers=world.auth(acme.carl))
+    ).status_code == 200
+
+
+async def test_a_share_costs_its_receiver_nothing(
+    client: httpx.AsyncClient, world: World, acme: Acme
+) -> None:
+    """Sharing writes the ticket, never the receiver's user document, and their compiled
+    filter is the same with 0 or 30 tickets shared with them."""
+    carl = acme.carl
+    assert carl.id is not None
+    before = await User.get_pymongo_collection().find_one({"_id": carl.id})
+    flt = default_engine().query_filter(await load_principal(carl.id), "ticket:read", "ticket")
+    h = world.auth(acme.sara)
+    for _ in range(30):
+        ticket = await world.ticket(acme.company, acme.lisa)
+        r = await client.post(
+            f"/tickets/{ticket.id}/viewers", json={"user_id": str(carl.id)}, headers=h
+        )
+        assert r.status_code == 201
+    assert await User.get_pymongo_collection().find_one({"_id": carl.id}) == before
+    after = await load_principal(carl.id)
+    assert default_engine().query_filter(after, "ticket:read", "ticket") == flt
+    assert flt == {
+        "$or": [
+            {"company": acme.company.id, "created_by": carl.id},
+            {"company": acme.company.id, "viewers": carl.id},
+        ]
+    }
+    page = (await client.get("/tickets", headers=world.auth(carl))).json()
+    assert len(page["items"]) == 30
 
 
 async def test_pagination_and_filters_never_widen(
@@ -254,4 +326,4 @@ async def test_adding_an_existing_member_again_keeps_their_shares(
         headers=world.auth(acme.sara),
     )
     assert r.status_code == 409
-    assert await Grant.find(Grant.user == acme.carl.id).count() == 1
+    assert await Ticket.find({"viewers": acme.carl.id}).count() == 1

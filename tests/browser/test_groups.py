@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from models import Company, Grant, Group, Membership, Ticket, User
+from models import Company, Group, Membership, Ticket, User
 from tests.browser.conftest import LAPTOP, UI, Demo, open_ui
 from tests.browser.test_personas import EXPORT, INVOICE, QUOTE, open_ticket, problem_of
 from tests.utils.factories import World
@@ -82,7 +82,7 @@ async def test_a_group_scopes_an_agent_to_its_tickets(
     await card.locator("select[name=member]").select_option(str(mark_id))
     await card.locator('[data-variant="put-in"]').click()
     await expect(card.locator(f'li[data-member-id="{mark_id}"]')).to_contain_text("mark")
-    assert await Grant.find_one(Grant.resource_id == group.id, Grant.user == mark_id)
+    assert await Group.find_one({"_id": group.id, "members": mark_id})
     await move_invoice(ui, demo, "No group")  # out of Billing, where Mark also is
 
     # Ticket access, on the members page: refused for Lisa (a customer), given to Mark.

@@ -21,7 +21,7 @@ from pymongo.errors import AutoReconnect
 
 from app.config import Settings
 from app.services.companies import resume_deletions
-from models import Company, Grant, Membership, Ticket, User
+from models import Company, Group, Membership, Ticket, User
 from tests.utils.factories import World
 from tests.utils.instances import instance
 from tests.utils.topology import STANDALONE
@@ -71,8 +71,8 @@ def on_company(company_id: object) -> Callable[..., bool]:
 
 @dataclass
 class Acme:
-    """Admin Sara, agent Mark, customer Lisa; Lisa's ticket assigned to Mark, shared with
-    customer Carl; a second admin, Ada."""
+    """Admin Sara, agent Mark (in the Billing group), customer Lisa; Lisa's ticket assigned
+    to Mark, shared with customer Carl; a second admin, Ada."""
 
     company: Company
     sara: User
@@ -93,10 +93,18 @@ async def acme(world: World) -> Acme:
     await world.member(company, users["carl"], "customer")
     ticket = await world.ticket(company, users["lisa"], assigned_to=users["mark"].id)
     await world.share(ticket, users["carl"])
+    await world.group(company, "Billing", users["mark"])
     return Acme(company, ticket=ticket, **users)
 
 
-GONE: dict[str, Any] = {"company": None, "members": [], "grants": [], "assigned": [], "tickets": 0}
+GONE: dict[str, Any] = {
+    "company": None,
+    "members": [],
+    "shares": [],
+    "groups": [],
+    "assigned": [],
+    "tickets": 0,
+}
 
 
 async def tenant_state(company_id: object) -> dict[str, Any]:
@@ -106,9 +114,11 @@ async def tenant_state(company_id: object) -> dict[str, Any]:
     return {
         "company": await Company.get_pymongo_collection().find_one({"_id": company_id}),
         "members": sorted((str(m["user"]), m["role"]) for m in memberships),
-        "grants": sorted(
-            str(g["user"])
-            for g in await Grant.get_pymongo_collection().find({"company": company_id}).to_list()
+        "shares": sorted(str(v) for t in tickets for v in t["viewers"]),
+        "groups": sorted(
+            (g["name"], str(m))
+            for g in await Group.get_pymongo_collection().find({"company": company_id}).to_list()
+            for m in g["members"]
         ),
         "assigned": sorted(str(t.get("assigned_to")) for t in tickets),
         "tickets": len(tickets),
@@ -117,26 +127,28 @@ async def tenant_state(company_id: object) -> dict[str, Any]:
 
 async def assert_copies_hold_no_more_than_the_record() -> None:
     """No user's copy of their facts (`User.access`, what authorization reads) holds a role
-    or a grant the memberships and grants collections do not."""
+    or a group the memberships and the groups' members do not."""
     members = {(m.user, m.company, m.role) for m in await Membership.find_all().to_list()}
-    grants = {(g.user, g.resource_id, g.role) for g in await Grant.find_all().to_list()}
+    in_groups = {(u, g.id) for g in await Group.find_all().to_list() for u in g.members}
     for user in await User.find_all().to_list():
         for m in user.access.memberships:
             assert (user.id, m.company, m.role) in members, (user.username, m)
-        for g in user.access.grants:
-            assert (user.id, g.resource_id, g.role) in grants, (user.username, g)
+        for r in user.access.resource_roles:
+            assert (user.id, r.resource_id) in in_groups, (user.username, r)
 
 
 async def assert_invariants(company_id: object) -> None:
-    """What no failure may break: an admin while the company exists; grants and
-    assignments only for members (assignees: admins and agents); no copy of a user's
-    facts beyond the record."""
+    """What no failure may break: an admin while the company exists; shares, groups and
+    assignments only for members (group members and assignees: admins and agents); no copy
+    of a user's facts beyond the record."""
     await assert_copies_hold_no_more_than_the_record()
     state = await tenant_state(company_id)
     roles = dict(state["members"])
     if state["company"] is not None and not state["company"].get("deleting"):
         assert "admin" in roles.values(), state
-    assert set(state["grants"]) <= set(roles), state
+    assert set(state["shares"]) <= set(roles), state
+    for _, member in state["groups"]:
+        assert roles.get(member) in ("admin", "agent"), state
     for assignee in state["assigned"]:
         assert assignee == "None" or roles.get(assignee) in ("admin", "agent"), state
 
@@ -180,10 +192,20 @@ async def test_company_insert_failing_writes_nothing(
 # -- member removal and role changes -------------------------------------------------------------
 
 
+def unassigning(query: Mapping[str, Any] | None = None, *_: Any, **__: Any) -> bool:
+    """A fault filter: the write releases someone's assigned tickets."""
+    return "'assigned_to'" in str(query)
+
+
+def releasing(query: Mapping[str, Any] | None = None, *_: Any, **__: Any) -> bool:
+    """A fault filter: the write takes someone out of the tickets shared with them."""
+    return "'viewers'" in str(query)
+
+
 @pytest.mark.parametrize(
     ("model", "method"),
-    [(Grant, "delete_many"), (Ticket, "update_many")],
-    ids=["grants step", "unassign step"],
+    [(Ticket, "update_many"), (Group, "update_many"), (Membership, "delete_one")],
+    ids=["unassign step", "groups step", "membership step"],
 )
 async def test_member_removal_survives_a_failing_step(
     client: httpx.AsyncClient,
@@ -193,12 +215,13 @@ async def test_member_removal_survives_a_failing_step(
     model: Any,
     method: str,
 ) -> None:
-    """Removing Mark (assignee) or Carl (viewer) fails half-way: the removal is undone, the
-    invariants hold, and the retry completes it."""
+    """Removing Mark (assignee, in a group) or Carl (viewer) fails half-way: the removal
+    is undone, the invariants hold, and the retry completes it."""
     cid = acme.company.id
+    when = unassigning if model is Ticket else on_company(cid)
     for member in (acme.mark, acme.carl):
         before = await tenant_state(cid)
-        fault = Fault(monkeypatch, model.get_pymongo_collection(), method, on_company(cid))
+        fault = Fault(monkeypatch, model.get_pymongo_collection(), method, when)
         url = f"/companies/{cid}/members/{member.id}"
         r = await client.delete(url, headers=world.auth(acme.sara))
         assert fault.fired == 1
@@ -206,6 +229,7 @@ async def test_member_removal_survives_a_failing_step(
         await assert_invariants(cid)
         state = await tenant_state(cid)
         assert state["members"] == before["members"], "the removal was not undone"
+        assert state["groups"] == before["groups"], "the removal was not undone"
         r = await client.delete(url, headers=world.auth(acme.sara))
         assert r.status_code == 204, r.text
         await assert_invariants(cid)
@@ -213,7 +237,31 @@ async def test_member_removal_survives_a_failing_step(
     state = await tenant_state(cid)
     assert str(acme.mark.id) not in dict(state["members"])
     assert str(acme.carl.id) not in dict(state["members"])
-    assert state["grants"] == [] and state["assigned"] == ["None"]
+    assert state["shares"] == state["groups"] == [] and state["assigned"] == ["None"]
+
+
+async def test_a_removal_whose_release_fails_is_inert_and_finished_by_its_retry(
+    client: httpx.AsyncClient, world: World, acme: Acme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Taking Carl out of the tickets shared with him comes after his membership is gone
+    (it may touch any number of tickets: no transaction holds it). It fails: he can read
+    nothing already, and the admin's retry (a 404: he is no longer a member) clears it."""
+    cid = acme.company.id
+    fault = Fault(monkeypatch, Ticket.get_pymongo_collection(), "update_many", releasing)
+    url = f"/companies/{cid}/members/{acme.carl.id}"
+    r = await client.delete(url, headers=world.auth(acme.sara))
+    assert fault.fired == 1 and r.status_code == 503
+    await assert_copies_hold_no_more_than_the_record()
+    state = await tenant_state(cid)
+    assert str(acme.carl.id) not in dict(state["members"])
+    assert state["shares"] == [str(acme.carl.id)]
+    carl = world.auth(acme.carl)
+    assert (await client.get(f"/tickets/{acme.ticket.id}", headers=carl)).status_code == 404
+    assert (await client.get("/tickets", headers=carl)).json()["items"] == []
+    r = await client.delete(url, headers=world.auth(acme.sara))
+    assert r.status_code == 404
+    assert (await tenant_state(cid))["shares"] == []
+    await assert_invariants(cid)
 
 
 async def test_removing_an_admin_with_a_failing_check_keeps_the_last_admin(
@@ -272,7 +320,7 @@ async def test_demotion_with_a_failing_unassign_is_undone(
 # -- company deletion --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("model", [Ticket, Grant, Membership, Company])
+@pytest.mark.parametrize("model", [Ticket, Group, Membership, Company])
 async def test_interrupted_deletion_is_hidden_and_finished(
     app: FastAPI,
     client: httpx.AsyncClient,
@@ -286,7 +334,7 @@ async def test_interrupted_deletion_is_hidden_and_finished(
     facts have lost the company (before the memberships and the company go), the admin's
     right is gone with them: then the start-up recovery finishes it (next test)."""
     cid = acme.company.id
-    last_step = model in (Membership, Company)
+    last_step = model in (Group, Membership, Company)
     Fault(
         monkeypatch,
         model.get_pymongo_collection(),
@@ -319,7 +367,7 @@ async def test_interrupted_deletion_is_finished_at_start_up(
 ) -> None:
     """Nobody retries: the next start of the API (any worker) finishes the deletion."""
     cid = acme.company.id
-    Fault(monkeypatch, Grant.get_pymongo_collection(), "delete_many")
+    Fault(monkeypatch, Group.get_pymongo_collection(), "delete_many")
     assert (
         await client.delete(f"/companies/{cid}", headers=world.auth(acme.sara))
     ).status_code == 503
@@ -327,13 +375,7 @@ async def test_interrupted_deletion_is_finished_at_start_up(
     assert (await tenant_state(cid))["company"]["deleting"] is True
     async with instance(settings, app) as restarted:
         await restarted.state.recovery
-        assert await tenant_state(cid) == {
-            "company": None,
-            "members": [],
-            "grants": [],
-            "assigned": [],
-            "tickets": 0,
-        }
+        assert await tenant_state(cid) == GONE
 
 
 async def test_other_tenants_are_untouched_by_a_failed_deletion(
@@ -344,7 +386,7 @@ async def test_other_tenants_are_untouched_by_a_failed_deletion(
     await world.member(globex, acme.mark, "agent")
     await world.ticket(globex, john)
     before = await tenant_state(globex.id)
-    Fault(monkeypatch, Grant.get_pymongo_collection(), "delete_many")
+    Fault(monkeypatch, Ticket.get_pymongo_collection(), "delete_many")
     assert (
         await client.delete(f"/companies/{acme.company.id}", headers=world.auth(acme.sara))
     ).status_code == 503
@@ -360,42 +402,27 @@ async def test_other_tenants_are_untouched_by_a_failed_deletion(
 # -- members added, tickets deleted and numbered -------------------------------------------------
 
 
-async def test_adding_a_member_whose_stale_grants_cannot_be_cleared_adds_nothing(
+async def test_adding_a_member_whose_stale_shares_cannot_be_cleared_adds_nothing(
     client: httpx.AsyncClient, world: World, acme: Acme, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A grant left by an interrupted removal must not come back to life with a new
+    """A share left by an interrupted removal must not come back to life with a new
     membership: if it cannot be cleared, the membership is not added either."""
     cid = acme.company.id
     dora = await world.user("dora")
-    await Grant(
-        user=dora.id, role="viewer", resource_type="ticket", resource_id=acme.ticket.id, company=cid
-    ).insert()
-    fault = Fault(monkeypatch, Grant.get_pymongo_collection(), "delete_many", on_company(cid))
+    await world.share(acme.ticket, dora)
+    fault = Fault(monkeypatch, Ticket.get_pymongo_collection(), "update_many", releasing)
     body = {"email": dora.email, "role": "customer"}
     r = await client.post(f"/companies/{cid}/members", json=body, headers=world.auth(acme.sara))
     assert fault.fired == 1 and r.status_code == 503
     assert str(dora.id) not in dict((await tenant_state(cid))["members"])
+    await assert_copies_hold_no_more_than_the_record()
     r = await client.post(f"/companies/{cid}/members", json=body, headers=world.auth(acme.sara))
     assert r.status_code == 201
     state = await tenant_state(cid)
     assert dict(state["members"])[str(dora.id)] == "customer"
-    assert str(dora.id) not in state["grants"]
-
-
-async def test_deleting_a_ticket_whose_grants_cannot_be_deleted_keeps_it(
-    client: httpx.AsyncClient, world: World, acme: Acme, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Ticket and grants go together: Carl keeps his view of a ticket that is still there."""
-    tid = acme.ticket.id
-    fault = Fault(monkeypatch, Grant.get_pymongo_collection(), "delete_many")
-    r = await client.delete(f"/tickets/{tid}", headers=world.auth(acme.sara))
-    assert fault.fired == 1 and r.status_code == 503
-    assert (await client.get(f"/tickets/{tid}", headers=world.auth(acme.carl))).status_code == 200
-    assert (
-        await client.delete(f"/tickets/{tid}", headers=world.auth(acme.sara))
-    ).status_code == 204
-    assert await Ticket.get(tid) is None
-    assert await Grant.find(Grant.resource_id == tid).count() == 0
+    assert str(dora.id) not in state["shares"]
+    r = await client.get(f"/tickets/{acme.ticket.id}", headers=world.auth(dora))
+    assert r.status_code == 404
 
 
 async def test_a_failed_ticket_insert_never_reuses_its_number(
@@ -416,43 +443,50 @@ async def test_a_failed_ticket_insert_never_reuses_its_number(
 # -- shares ----------------------------------------------------------------------------------
 
 
-def touching_grants(_query: object = None, update: object = None, *_: Any, **__: Any) -> bool:
-    """A fault filter: the update changes a user's copy of their grants."""
-    return "access.grants" in str(update)
-
-
-async def test_a_share_whose_copy_cannot_be_written_is_not_made(
+async def test_a_share_that_lands_after_its_receiver_was_removed_is_taken_back(
     client: httpx.AsyncClient, world: World, acme: Acme, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Carl's copy of his facts cannot take the new grant: the grant is not made either,
-    and Dora cannot read the ticket; the retry shares it."""
+    """A share checks the receiver's membership, writes the ticket, then checks again: a
+    removal that ran in between (and so found nothing of Dora's to take out) cannot leave
+    her on the ticket."""
+    dora = await world.user("dora")
+    await world.member(acme.company, dora, "customer")
+    coll = Ticket.get_pymongo_collection()
+    push = coll.update_one
+
+    async def removed_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        await Membership.find(Membership.user == dora.id).delete()
+        return await push(*args, **kwargs)
+
+    monkeypatch.setattr(coll, "update_one", removed_meanwhile)
+    url = f"/tickets/{acme.ticket.id}"
+    r = await client.post(
+        f"{url}/viewers", json={"user_id": str(dora.id)}, headers=world.auth(acme.sara)
+    )
+    monkeypatch.undo()
+    assert r.status_code == 422 and "member of its company" in r.json()["detail"]
+    assert str(dora.id) not in (await tenant_state(acme.company.id))["shares"]
+
+
+async def test_a_share_or_unshare_that_fails_changes_nothing(
+    client: httpx.AsyncClient, world: World, acme: Acme, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each is one write of the ticket: it happened, or it did not; the retry does it."""
     dora = await world.user("dora")
     await world.member(acme.company, dora, "customer")
     url = f"/tickets/{acme.ticket.id}"
-    fault = Fault(monkeypatch, User.get_pymongo_collection(), "update_one", touching_grants)
-    body = {"user_id": str(dora.id)}
-    r = await client.post(f"{url}/viewers", json=body, headers=world.auth(acme.sara))
-    assert fault.fired == 1 and r.status_code == 503
-    assert await Grant.find(Grant.user == dora.id).count() == 0
-    await assert_copies_hold_no_more_than_the_record()
-    assert (await client.get(url, headers=world.auth(dora))).status_code == 404
-    r = await client.post(f"{url}/viewers", json=body, headers=world.auth(acme.sara))
-    assert r.status_code == 201
-    assert (await client.get(url, headers=world.auth(dora))).status_code == 200
-
-
-async def test_an_unshare_whose_grant_cannot_be_deleted_is_undone(
-    client: httpx.AsyncClient, world: World, acme: Acme, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The copy loses Carl's grant first, then the grant itself cannot be deleted: Carl
-    keeps his view (the copy is rebuilt from the record), and the retry revokes it."""
-    url = f"/tickets/{acme.ticket.id}"
-    fault = Fault(monkeypatch, Grant.get_pymongo_collection(), "delete_many")
-    viewer = f"{url}/viewers/{acme.carl.id}"
-    r = await client.delete(viewer, headers=world.auth(acme.sara))
-    assert fault.fired == 1 and r.status_code == 503
-    await assert_copies_hold_no_more_than_the_record()
-    assert (await client.get(url, headers=world.auth(acme.carl))).status_code == 200
-    assert (await client.delete(viewer, headers=world.auth(acme.sara))).status_code == 204
-    assert (await client.get(url, headers=world.auth(acme.carl))).status_code == 404
-    await assert_copies_hold_no_more_than_the_record()
+    for method, path, body, sees in (
+        ("POST", f"{url}/viewers", {"user_id": str(dora.id)}, (dora, 200)),
+        ("DELETE", f"{url}/viewers/{acme.carl.id}", None, (acme.carl, 404)),
+    ):
+        before = await tenant_state(acme.company.id)
+        fault = Fault(monkeypatch, Ticket.get_pymongo_collection(), "update_one")
+        r = await client.request(method, path, json=body, headers=world.auth(acme.sara))
+        assert fault.fired == 1 and r.status_code == 503
+        assert await tenant_state(acme.company.id) == before
+        monkeypatch.undo()
+        r = await client.request(method, path, json=body, headers=world.auth(acme.sara))
+        assert r.status_code < 300, r.text
+        who, status = sees
+        assert (await client.get(url, headers=world.auth(who))).status_code == status
+        await assert_invariants(acme.company.id)

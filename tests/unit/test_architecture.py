@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PROTECTED = {"Ticket", "Membership", "Grant", "Company", "AuditEvent", "Invitation"}
+PROTECTED = {"Ticket", "Membership", "Group", "Company", "AuditEvent", "Invitation"}
 RAW_ACCESS = {
     "get_pymongo_collection",
     "get_motor_collection",
@@ -82,3 +82,41 @@ def test_dependencies_point_one_way() -> None:
     ):
         for path in (ROOT / package).rglob("*.py"):
             assert not _imports(path) & forbidden, f"{path.relative_to(ROOT)} imports upward"
+
+
+def test_one_module_writes_the_copy_of_a_users_facts() -> None:
+    """`User.access` is derived from the record: `app/services/user_facts.py` writes it,
+    and only the write paths of what it copies (memberships, group members) and the bulk
+    loaders that rebuild it reach that module; nothing else names the copy's fields."""
+    writer = ROOT / "app" / "services" / "user_facts.py"
+    reachers = {
+        path.relative_to(ROOT).as_posix()
+        for package in ("app", "authz", "models", "scripts")
+        for path in (ROOT / package).rglob("*.py")
+        if path != writer and "user_facts" in _imports_full(path)
+    }
+    assert reachers == {
+        "app/migrations.py",
+        "app/services/companies.py",
+        "app/services/groups.py",
+        "app/services/memberships.py",
+        "scripts/bench/grants.py",
+        "scripts/seed.py",
+        "scripts/synthetic.py",
+    }
+    migrations = ROOT / "app" / "migrations.py"  # it finds copies of the old shape by it
+    for package in ("app", "authz", "scripts"):
+        for path in (ROOT / package).rglob("*.py"):
+            if path not in (writer, migrations):
+                assert '"access.' not in path.read_text(), f"{path} writes the copy itself"
+
+
+def _imports_full(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+    return {part for name in names for part in name.split(".")}

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
-from authz.engine import Engine, GrantFact, Principal, Resource, default_engine
-from authz.errors import Forbidden, NotFound
+from authz.engine import Engine, Principal, Resource, ResourceRoles, default_engine
+from authz.errors import Forbidden, InvalidInput, NotFound
 from authz.policy import DEFAULT_POLICY_PATH, PolicyError, parse_policy
 
 RAW = tomllib.loads(DEFAULT_POLICY_PATH.read_text())
@@ -45,6 +45,20 @@ def mutated(change: Any) -> dict[str, Any]:
         (lambda r: r["permissions"].update({"nothing:x": "x"}), "resource type"),
         (lambda r: r["roles"]["admin"]["permissions"].append("company:read"), "twice"),
         (lambda r: r["resource_types"]["ticket"].update(colection="tickets"), "colection"),
+        (lambda r: r["resource_types"]["ticket"]["many"].update(watcher=10), "names no relation"),
+        (lambda r: r["resource_types"]["ticket"]["many"].update(viewer=0), "greater than 0"),
+        (
+            lambda r: r["instance_roles"]["ticket#viewer"].update(granted_as="creator"),
+            "granted_as must name",
+        ),
+        (
+            lambda r: r["instance_roles"]["ticket#viewer"].pop("granted_as"),
+            "go together",
+        ),
+        (
+            lambda r: r["instance_roles"]["group#member"].pop("most_per_member"),
+            "must declare most_per_member",
+        ),
     ],
 )
 def test_inconsistent_policies_are_refused(change: Any, message: str) -> None:
@@ -100,39 +114,33 @@ def test_authorize_hides_what_cannot_be_read() -> None:
         engine.authorize(mark, "ticket:delete", other)
 
 
-def test_grants_count_only_in_their_company_while_a_member() -> None:
+def test_shares_count_only_in_their_company_while_a_member() -> None:
+    """A share is the ticket's `viewer` relation naming the user, read from the ticket."""
     engine = default_engine()
-    ticket = ObjectId()
-    shared = Resource("ticket", ACME, ticket, {"creator": ObjectId()})
-    viewer = Principal(
-        MARK, {ACME: "customer"}, {ticket: GrantFact("ticket", ACME, frozenset({"viewer"}))}
-    )
+    shared = Resource("ticket", ACME, ObjectId(), {"creator": ObjectId(), "viewer": [MARK]})
+    viewer = Principal(MARK, {ACME: "customer"})
     assert engine.check(viewer, "ticket:read", shared)
+    assert "as viewer of ticket" in engine.check(viewer, "ticket:read", shared).reason
     assert engine.check(viewer, "ticket:reply", shared)
     assert not engine.check(viewer, "ticket:note", shared)
     assert not engine.sees_internal_notes(viewer, shared)
-    removed = Principal(MARK, {}, viewer.grants)
-    assert not engine.check(removed, "ticket:read", shared)
-    elsewhere = Principal(
-        MARK, {ACME: "customer"}, {ticket: GrantFact("ticket", GLOBEX, frozenset({"viewer"}))}
-    )
-    assert not engine.check(elsewhere, "ticket:read", shared)
+    assert not engine.check(Principal(MARK, {}), "ticket:read", shared)
+    elsewhere = Resource("ticket", GLOBEX, ObjectId(), {"viewer": [MARK]})
+    assert not engine.check(viewer, "ticket:read", elsewhere)
+    others = Resource("ticket", ACME, ObjectId(), {"viewer": [ObjectId()]})
+    assert not engine.check(viewer, "ticket:read", others)
 
 
 def test_filters_lead_with_company_and_fail_closed() -> None:
+    """However many tickets are shared with Mark, his filter names none of them."""
     engine = default_engine()
-    ticket = ObjectId()
-    mark = Principal(
-        MARK,
-        {ACME: "agent", GLOBEX: "customer"},
-        {ticket: GrantFact("ticket", GLOBEX, frozenset({"viewer"}))},
-    )
+    mark = Principal(MARK, {ACME: "agent", GLOBEX: "customer"})
     flt = engine.query_filter(mark, "ticket:read", "ticket")
     assert flt == {
         "$or": [
             {"company": ACME},
             {"company": GLOBEX, "created_by": MARK},
-            {"company": GLOBEX, "_id": ticket},
+            {"company": GLOBEX, "viewers": MARK},
         ]
     }
     assert engine.query_filter(mark, "ticket:delete", "ticket") == {"company": {"$in": []}}
@@ -155,21 +163,34 @@ def test_bulk_check_matches_check() -> None:
 
 
 def test_permission_graph() -> None:
-    ticket = ObjectId()
+    """Shares are described as the relation they are, never listed; the roles held on
+    groups are listed, up to a limit past which the graph is refused, not cut."""
+    group = ObjectId()
     mark = Principal(
-        MARK, {ACME: "agent"}, {ticket: GrantFact("ticket", ACME, frozenset({"viewer"}))}
+        MARK, {ACME: "agent"}, {group: ResourceRoles("group", ACME, frozenset({"member"}))}
     )
     graph = default_engine().permissions(mark)
     assert graph["companies"][str(ACME)]["roles"] == ["agent"]
-    assert graph["resources"][str(ticket)]["roles"] == ["ticket#viewer"]
-    assert graph["derived"] == [
-        {
-            "role": "ticket#viewer",
-            "relation": "creator",
-            "permissions": ["ticket:read", "ticket:reply"],
+    assert graph["resources"] == {
+        str(group): {
+            "resource_type": "group",
+            "company_id": str(ACME),
+            "roles": ["group#member"],
+            "permissions": ["group:read"],
         }
-    ]
+    }
+    viewer = {
+        "role": "ticket#viewer",
+        "relation": "viewer",
+        "holds_on": "every ticket whose viewer relation names you",
+        "permissions": ["ticket:read", "ticket:reply"],
+    }
+    assert viewer in graph["derived"]
+    assert {"creator", "viewer", "member"} == {d["relation"] for d in graph["derived"]}
     assert default_engine().permissions(mark, [GLOBEX])["companies"] == {}
+    assert default_engine().permissions(mark, [GLOBEX])["resources"] == {}
+    with pytest.raises(InvalidInput, match="more than 0 resources"):
+        default_engine().permissions(mark, limit=0)
 
 
 def test_conjoin_flattens_only_disjoint_clauses() -> None:

@@ -12,8 +12,8 @@ from bson import ObjectId
 
 from app.config import Settings
 from app.security import create_access_token, hash_password
-from app.services.access import rebuild
-from models import Company, Grant, Group, Membership, Priority, Status, Ticket, User
+from app.services.user_facts import rebuild
+from models import Company, Group, Membership, Priority, Status, Ticket, User
 
 PASSWORD = "demo-pass-2026"
 _HASH = hash_password(PASSWORD)
@@ -84,17 +84,14 @@ class World:
     async def group(self, company: Company, name: str, *members: User) -> Group:
         """A group of `company` with these members (stored as the API stores them)."""
         assert company.id is not None
-        group = Group(company=company.id, name=name, created_by=company.created_by)
+        group = Group(
+            company=company.id,
+            name=name,
+            created_by=company.created_by,
+            members=[u.id for u in members],
+        )
         await group.insert()
-        for user in members:
-            await Grant(
-                user=user.id,
-                role="member",
-                resource_type="group",
-                resource_id=group.id,
-                company=company.id,
-            ).insert()
-            await rebuild([user.id])  # type: ignore[list-item]
+        await rebuild([u.id for u in members])  # type: ignore[misc]
         return group
 
     async def access(self, company: Company, user: User, level: str) -> None:
@@ -104,15 +101,8 @@ class World:
         ).update({"$set": {"ticket_access": level}})
         await rebuild([user.id])  # type: ignore[list-item]
 
-    async def share(self, ticket: Ticket, user: User) -> Grant:
-        """A stored viewer grant on `ticket` for `user`."""
-        grant = Grant(
-            user=user.id,
-            role="viewer",
-            resource_type="ticket",
-            resource_id=ticket.id,
-            company=ticket.company,
+    async def share(self, ticket: Ticket, user: User) -> None:
+        """Share `ticket` with `user`, as the API records it (in the ticket's `viewers`)."""
+        await Ticket.get_pymongo_collection().update_one(
+            {"company": ticket.company, "_id": ticket.id}, {"$addToSet": {"viewers": user.id}}
         )
-        await grant.insert()
-        await rebuild([grant.user])
-        return grant

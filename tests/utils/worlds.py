@@ -2,9 +2,9 @@
 
 Users in none, one or several companies with random roles (agents with random access
 levels), groups and who is in them, tickets (some in a group, some assigned, some in a
-group of another company), viewer grants (some left over from a lost membership), and
-moves of tickets to another group. `write` stores one the way the API would have, copies
-of each user's facts included.
+group of another company), shares (some left over from a lost membership), and moves of
+tickets to another group. `write` stores one the way the API would have, copies of each
+user's facts included.
 """
 
 from typing import Any
@@ -12,8 +12,8 @@ from typing import Any
 from bson import ObjectId
 from hypothesis import strategies as st
 
-from app.services.access import rebuild
-from models import Company, Grant, Membership, Ticket, User, utcnow
+from app.services.user_facts import rebuild
+from models import Company, Group, Membership, Ticket, User, utcnow
 
 ROLE_CHOICES = (None, None, "admin", "agent", "customer", "customer")
 LEVEL_CHOICES = (None, "all", "groups", "assigned")
@@ -21,7 +21,7 @@ LEVEL_CHOICES = (None, "all", "groups", "assigned")
 
 @st.composite
 def worlds(draw: st.DrawFn) -> dict[str, Any]:
-    """Users, companies, memberships (some users in none), tickets and grants."""
+    """Users, companies, memberships (some users in none), tickets and shares."""
     n_users = draw(st.integers(1, 6))
     n_companies = draw(st.integers(1, 3))
     roles = {
@@ -64,7 +64,7 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
         if tickets
         else []
     )
-    grants = (
+    shares = (
         draw(
             st.lists(
                 st.tuples(st.integers(0, n_users - 1), st.integers(0, max(len(tickets) - 1, 0))),
@@ -83,7 +83,7 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
         "groups": groups,
         "in_groups": in_groups,
         "tickets": tickets,
-        "grants": grants,
+        "shares": shares,
         "moves": moves,
     }
 
@@ -150,6 +150,9 @@ async def write(world: dict[str, Any]) -> tuple[list[ObjectId], list[dict[str, A
             "created_by": users[u],
             "assigned_to": users[a] if a is not None else None,
             "group": groups[g][0] if g is not None else None,
+            # Shares are written even for users who are not (or no longer) members of
+            # the ticket's company: the engine must ignore those.
+            "viewers": sorted({users[u] for u, shared in world["shares"] if shared == n - 1}),
             "replies": [],
             "created_at": now,
             "updated_at": now,
@@ -158,34 +161,20 @@ async def write(world: dict[str, Any]) -> tuple[list[ObjectId], list[dict[str, A
     ]
     if tickets:
         await Ticket.get_pymongo_collection().insert_many(tickets)
-    if world["grants"]:
-        # Grants are written even for users who are not (or no longer) members of the
-        # ticket's company: the engine must ignore those.
-        await Grant.get_pymongo_collection().insert_many(
+    if groups:
+        members = world.get("in_groups", [])
+        await Group.get_pymongo_collection().insert_many(
             [
                 {
-                    "user": users[u],
-                    "role": "viewer",
-                    "resource_type": "ticket",
-                    "resource_id": tickets[t]["_id"],
-                    "company": tickets[t]["company"],
+                    "_id": gid,
+                    "company": company,
+                    "name": f"g{i}",
+                    "created_by": users[0],
+                    "members": sorted({users[u] for u, g in members if g == i}),
                     "created_at": now,
+                    "updated_at": now,
                 }
-                for u, t in world["grants"]
-            ]
-        )
-    if world.get("in_groups"):
-        await Grant.get_pymongo_collection().insert_many(
-            [
-                {
-                    "user": users[u],
-                    "role": "member",
-                    "resource_type": "group",
-                    "resource_id": groups[g][0],
-                    "company": groups[g][1],
-                    "created_at": now,
-                }
-                for u, g in world["in_groups"]
+                for i, (gid, company) in enumerate(groups)
             ]
         )
     world["group_ids"] = [g for g, _ in groups]
@@ -210,5 +199,5 @@ async def move(world: dict[str, Any], tickets: list[dict[str, Any]]) -> None:
 
 
 async def clear() -> None:
-    for model in (User, Company, Membership, Ticket, Grant):
+    for model in (User, Company, Membership, Ticket, Group):
         await model.get_pymongo_collection().delete_many({})
