@@ -106,9 +106,10 @@ async def insert_member(
         # behind must not come back to life (an existing member's shares are left alone).
         await release(engine, company_id, user_id, unit.session)
 
-    await user_facts.replicate(
-        unit, engine, company_id, {user_id: lambda _: CompanyFacts(role)}, write
-    )
+    def joined(facts: CompanyFacts | None) -> CompanyFacts | None:
+        return facts if facts is not None else CompanyFacts(role)  # a member already: 409
+
+    await user_facts.replicate(unit, engine, company_id, {user_id: joined}, write)
     return membership
 
 

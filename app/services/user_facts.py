@@ -88,12 +88,14 @@ async def replicate(
     unit.on_failure(lambda: rebuild(users))
     before = await record(engine, company, users, unit.session)
     after = {u: changes[u](before.get(u)) for u in users}
-    narrows = {u for u in users if at_most(engine, after[u], before.get(u))}
-    widens = {u for u in users if u not in narrows and at_most(engine, before.get(u), after[u])}
-    first = {u: after[u] if u in narrows else None for u in users if u not in widens}
+    # A user whose facts the write leaves as they are costs no write of their document.
+    changed = [u for u in users if after[u] != before.get(u)]
+    narrows = {u for u in changed if at_most(engine, after[u], before.get(u))}
+    widens = {u for u in changed if u not in narrows and at_most(engine, before.get(u), after[u])}
+    first = {u: after[u] if u in narrows else None for u in changed if u not in widens}
     await _write_copies(company, first, unit.session)
     result = await write()
-    last = [u for u in users if u not in narrows]
+    last = [u for u in changed if u not in narrows]
     if last:
         await _write_copies(
             company, await record(engine, company, last, unit.session), unit.session, last

@@ -163,6 +163,8 @@ _README_MORE = (
     "CPU per request and peak memory, every list strategy at every size for a customer, "
     "an agent and an agent scoped to their groups, with why an agent's page grows on the "
     "dev database (its server reads every match before applying the limit; MongoDB stops "
-    "at the limit), and the Permit-compatible PDP through the Permit SDK: check latency "
-    "beside Permit's documented 7 ms, and bulk decisions per second."
+    "at the limit), the Permit-compatible PDP through the Permit SDK: check latency "
+    "beside Permit's documented 7 ms, and bulk decisions per second; and what a caller's "
+    "user document, filter and requests cost with 0 and 100,000 tickets shared with them, "
+    "or as a customer of 200 companies."
 )
