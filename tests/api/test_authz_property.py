@@ -9,6 +9,7 @@ to anyone, and tickets moved to another group afterwards.
 
 from typing import Any
 
+import pytest
 from bson import ObjectId
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +20,9 @@ from authz.facts import load_principal
 from authz.listing import STRATEGIES, ListRequest
 from models import Ticket
 from tests.utils.worlds import clear, move, worlds, write
+
+# The representation of rights, on both topologies (`make test` runs it standalone too).
+pytestmark = pytest.mark.topologies
 
 PERMISSIONS = ("ticket:read", "ticket:reply", "ticket:update", "ticket:note", "ticket:delete")
 

@@ -17,6 +17,9 @@ from authz.engine import default_engine
 from models import Company, Group, Ticket, User
 from tests.utils.factories import World
 
+# The representation of rights, on both topologies (`make test` runs it standalone too).
+pytestmark = pytest.mark.topologies
+
 
 @dataclass
 class Helpdesk:

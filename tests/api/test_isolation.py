@@ -3,11 +3,15 @@
 import itertools
 
 import httpx
+import pytest
 
 from authz.engine import default_engine
 from authz.facts import load_principal
 from models import Ticket
 from tests.utils.factories import World
+
+# The representation of rights, on both topologies (`make test` runs it standalone too).
+pytestmark = pytest.mark.topologies
 
 
 async def test_other_tenants_tickets_do_not_exist(client: httpx.AsyncClient, world: World) -> None:

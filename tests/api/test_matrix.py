@@ -17,6 +17,9 @@ import pytest
 from models import Company, Ticket, User
 from tests.utils.factories import World
 
+# The representation of rights, on both topologies (`make test` runs it standalone too).
+pytestmark = pytest.mark.topologies
+
 ROLES = (
     "admin",
     "agent",

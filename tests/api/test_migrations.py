@@ -16,6 +16,9 @@ from models import Group, Ticket, User, utcnow
 from tests.utils.factories import World
 from tests.utils.instances import client_for, instance
 
+# The representation of rights, on both topologies (`make test` runs it standalone too).
+pytestmark = pytest.mark.topologies
+
 
 async def old_database(app: FastAPI, world: World) -> dict[str, Any]:
     """Acme as the first version left it: Lisa's ticket shared with Carl, Mark in Billing,

@@ -15,6 +15,9 @@ from authz.facts import load_principal
 from models import AuditEvent, Company, Membership, Ticket, User
 from tests.utils.factories import World
 
+# The representation of rights, on both topologies (`make test` runs it standalone too).
+pytestmark = pytest.mark.topologies
+
 
 @dataclass
 class Acme:
