@@ -94,5 +94,5 @@ async def clean(app: FastAPI) -> AsyncIterator[None]:
 
 @pytest.fixture
 def world(app: FastAPI, settings: Settings) -> World:
-    """Async factories for users, companies, memberships, tickets and grants."""
+    """Async factories for users, companies, memberships, tickets, groups and shares."""
     return World(settings)

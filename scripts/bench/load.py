@@ -204,7 +204,7 @@ def _section(
 _NOTE = (
     "The API runs as its own process (`python -m app`), the clients in this one. Both "
     "routes authenticate the same way and make the same two round trips (the user "
-    "document, which carries the caller's memberships and grants, then the page); the "
+    "document, which carries the caller's memberships and groups, then the page); the "
     "authorized one adds only CPU: the principal built from the user's copy of their facts, "
     "the compiled filter, and the read projection (one engine check per ticket: may the "
     "caller see internal notes?). Under load ({c} clients) a request's latency is mostly "
