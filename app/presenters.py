@@ -23,6 +23,7 @@ def ticket_out(ticket: Ticket, internal_notes: bool) -> TicketOut:
         created_by=ticket.created_by,
         assigned_to=ticket.assigned_to,
         group_id=ticket.group,
+        confidential=ticket.confidential,
         replies=[reply_out(r) for r in ticket.replies if internal_notes or not r.internal],
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,

@@ -16,6 +16,8 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    PlainSerializer,
+    PlainValidator,
     StringConstraints,
     WithJsonSchema,
     model_validator,
@@ -29,6 +31,22 @@ ObjectIdStr = Annotated[
 ]
 # An id in a response: stored as an ObjectId, shown as its 24-hex string.
 Id = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, ObjectId) else v)]
+# An id in a request body that is written as it is: a 24-hex string, validated into an
+# ObjectId (so the write stores the id, not its text).
+IdIn = Annotated[
+    ObjectId,
+    PlainValidator(lambda v: ObjectId(_hex_id(v))),
+    PlainSerializer(str, when_used="json"),
+    WithJsonSchema(
+        {"type": "string", "pattern": "^[0-9a-f]{24}$", "minLength": 24, "maxLength": 24}
+    ),
+]
+
+
+def _hex_id(value: object) -> str:
+    if isinstance(value, str) and len(value) == 24 and all(c in "0123456789abcdef" for c in value):
+        return value
+    raise ValueError("must be a 24-hex id")
 
 
 def _one_of(names: Sequence[str]) -> AfterValidator:
@@ -318,7 +336,8 @@ class TicketIn(Input):
     subject: Subject
     description: Text
     priority: Priority = Priority.NORMAL
-    group_id: ObjectIdStr | None = None
+    group_id: IdIn | None = None
+    confidential: bool = False
 
 
 class TicketUpdate(Input):
@@ -333,8 +352,9 @@ class TicketUpdate(Input):
     description: Text | None = None
     status: Status | None = None
     priority: Priority | None = None
-    assigned_to: ObjectIdStr | None = None
-    group_id: ObjectIdStr | None = None
+    assigned_to: IdIn | None = None
+    group_id: IdIn | None = None
+    confidential: bool | None = None
 
 
 class ReplyIn(Input):
@@ -372,6 +392,7 @@ class TicketOut(Output):
     created_by: Id
     assigned_to: Id | None
     group_id: Id | None
+    confidential: bool
     replies: list[ReplyOut]
     created_at: datetime
     updated_at: datetime
@@ -483,6 +504,10 @@ class CompanyPermissions(BaseModel):
         description="what the access level limits to resources reached through a relation "
         "(permission -> relations, e.g. `ticket:read` -> `assignee`, `group#member`)"
     )
+    conditions: dict[str, list[str]] = Field(
+        description="what the policy's conditions narrow (permission -> condition names, "
+        "e.g. `ticket:read` -> `confidential`; each described under the graph's `conditions`)"
+    )
 
 
 class PermissionGraph(BaseModel):
@@ -493,6 +518,10 @@ class PermissionGraph(BaseModel):
     company_names: dict[str, str] = Field(description="the name of each company, by id")
     resources: dict[str, dict[str, Any]]
     derived: list[dict[str, Any]]
+    conditions: dict[str, dict[str, Any]] = Field(
+        description="the policy's conditions, by name: what each says (`when`), the reason "
+        "it gives (`description`), and the permissions, roles and fields it narrows"
+    )
 
 
 class AuditOut(Output):

@@ -3,14 +3,16 @@
 The file's shape is declared as pydantic models that forbid unknown keys, so a misspelt key
 or a wrong type is reported with its location (`roles.agent.permissions.3`); what a
 shape cannot say (a permission that names no declared resource type, a role granting an
-undeclared permission, a field no update may change) is checked by one validator over
-the whole document.
+undeclared permission, a field no update may change, a condition naming an attribute its
+resource type does not have) is checked by one validator over the whole document. Read
+from a file, an error names the line of the section or condition at fault.
 """
 
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -22,6 +24,8 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
+from authz.conditions import ConditionError, Context, Meaning, names_new, parse, resolve
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
 
@@ -48,6 +52,18 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Attribute(_Section):
+    """A value of a resource that conditions may compare: where it lives, and its type.
+
+    `text` may list the values it takes (a condition naming another is refused); a `bool`
+    that is missing reads as false.
+    """
+
+    path: DocumentPath
+    type: Literal["text", "bool", "time", "number"] = "text"
+    values: tuple[str, ...] = ()
+
+
 class ResourceType(_Section):
     """A kind of protected resource, and where its attributes live in its documents."""
 
@@ -57,7 +73,11 @@ class ResourceType(_Section):
     read: Permission
     update: Permission | None = None
     create: Permission | None = None
-    fields: Names = frozenset()
+    # The fields a write names, by the API's names -> where they are stored.
+    fields: Mapping[Name, DocumentPath] = Field(default_factory=dict)
+    # The fields anyone who may create one sets (beyond what their role may write).
+    create_fields: Names = frozenset()
+    attributes: Mapping[Name, Attribute] = Field(default_factory=dict)
     relations: Mapping[Name, DocumentPath] = Field(default_factory=dict)
     # Relations holding many users (an array of ids), with the most one resource may hold.
     many: Mapping[Name, PositiveInt] = Field(default_factory=dict)
@@ -89,6 +109,7 @@ class InstanceRole(_Section):
     description: str = ""
     permissions: Permissions
     derived_from: tuple[Name, ...] = ()
+    writable_fields: Names = frozenset()
     granted_with: Permission | None = None
     granted_as: Name | None = None
     most_per_member: PositiveInt | None = None
@@ -120,6 +141,24 @@ class Invariants(_Section):
     owner_role: Name
     assignable_roles: Names
     internal_notes_require: Permission
+    # A resource in a parent (a ticket in a group) is assigned only to a holder of this role
+    # on the parent, unless the assignee's access to the type is not limited.
+    assigned_within: str | None = None
+
+
+class Condition(_Section):
+    """A rule that narrows grants: `permissions` (of one resource type) hold only where
+    `when` is true, for the grants of `roles` (tenant or instance roles; every role when
+    empty). With `fields`, it narrows only setting those fields, and `when` may read the
+    values a write would leave (`new.<attribute>`). `description` is the reason a person
+    reads when it refuses."""
+
+    name: str = ""
+    description: str
+    when: str
+    permissions: Permissions = Field(min_length=1)
+    roles: frozenset[str] = frozenset()
+    fields: Names = frozenset()
 
 
 class Policy(_Section):
@@ -134,6 +173,7 @@ class Policy(_Section):
     access_levels: Mapping[Name, AccessLevel] = Field(
         default_factory=lambda: {"all": AccessLevel(name="all")}
     )
+    conditions: Mapping[Name, Condition] = Field(default_factory=dict)
     invariants: Invariants
 
     @model_validator(mode="before")
@@ -142,7 +182,7 @@ class Policy(_Section):
         """Give each named section its own name (the key it is declared under)."""
         if isinstance(raw, Mapping):
             raw = dict(raw)
-            for key in ("resource_types", "roles", "instance_roles", "access_levels"):
+            for key in ("resource_types", "roles", "instance_roles", "access_levels", "conditions"):
                 if isinstance(raw.get(key), Mapping):
                     raw[key] = {
                         name: {**spec, "name": name} if isinstance(spec, Mapping) else spec
@@ -184,7 +224,53 @@ class Policy(_Section):
             raise ValueError("invariants.owner_role names an unknown role")
         if invariants.internal_notes_require not in declared:
             raise ValueError("invariants.internal_notes_require names an undeclared permission")
+        within = invariants.assigned_within
+        if within is not None and (
+            within not in self.instance_roles
+            or not any(within.partition("#")[0] in t.parents for t in self.resource_types.values())
+        ):
+            raise ValueError("invariants.assigned_within must name a parent type's instance role")
+        for condition in self.conditions.values():
+            condition_meaning(self, condition)
         return self
+
+    def condition_type(self, condition: Condition) -> ResourceType:
+        """The one resource type a condition's permissions are about."""
+        return self.resource_types[next(iter(condition.permissions)).partition(":")[0]]
+
+
+def condition_meaning(policy: Policy, condition: Condition) -> Meaning:
+    """The meaning of a condition, checked against its resource type and the policy."""
+    where = f"conditions.{condition.name}"
+    declared = frozenset(policy.permissions)
+    _known(condition.permissions, declared, f"{where}.permissions")
+    types = {p.partition(":")[0] for p in condition.permissions}
+    if len(types) != 1:
+        raise ValueError(f"{where}.permissions must be of one resource type, not {sorted(types)}")
+    rtype = policy.condition_type(condition)
+    roles = set(policy.roles) | {r for r in policy.instance_roles if r.startswith(f"{rtype.name}#")}
+    unknown = sorted(condition.roles - roles)
+    if unknown:
+        raise ValueError(f"{where}.roles names {unknown}, no role of {rtype.name}")
+    writes = {rtype.update, rtype.create} - {None}
+    if condition.fields:
+        if not condition.permissions <= writes:
+            raise ValueError(f"{where}.fields goes with {' or '.join(sorted(map(str, writes)))}")
+        if not condition.fields <= set(rtype.fields):
+            raise ValueError(f"{where}.fields may only name {sorted(rtype.fields)}")
+    elif rtype.create in condition.permissions:
+        raise ValueError(
+            f"{where}: {rtype.create} is decided before the {rtype.name} exists: "
+            "give the fields it is about"
+        )
+    ctx = Context(rtype, sorted(policy.roles), sorted(policy.access_levels), bool(condition.fields))
+    try:
+        meaning = resolve(parse(condition.when), ctx)
+    except ConditionError as exc:
+        raise ValueError(f"{where}.when: {exc}") from None
+    if names_new(meaning) and not condition.fields:
+        raise ValueError(f"{where}.when reads new values: give the fields it is about")
+    return meaning
 
 
 def _check_access_level(level: AccessLevel, policy: Policy) -> None:
@@ -228,7 +314,7 @@ def _check_role(
         rtype = types.get(type_name)
         if rtype is None or rtype.update is None:
             raise ValueError(f"{where}: {type_name!r} has no update permission")
-        if not fields <= rtype.fields:
+        if not fields <= set(rtype.fields):
             raise ValueError(f"{where} may only name {sorted(rtype.fields)}")
         if fields and rtype.update not in role.permissions:
             raise ValueError(f"{where} is set but the role lacks {rtype.update}")
@@ -248,6 +334,12 @@ def _check_instance_role(
     unknown = sorted(set(irole.derived_from) - set(rtype.relations))
     if unknown:
         raise ValueError(f"{where}.derived_from names undeclared relations {unknown}")
+    if irole.writable_fields and (
+        rtype.update not in irole.permissions or not irole.writable_fields <= set(rtype.fields)
+    ):
+        raise ValueError(
+            f"{where}.writable_fields needs {rtype.update} and may only name {sorted(rtype.fields)}"
+        )
     if irole.granted_with is not None and irole.granted_with not in declared:
         raise ValueError(f"{where}.granted_with names undeclared {irole.granted_with!r}")
     if (irole.granted_with is None) != (irole.granted_as is None):
@@ -261,19 +353,56 @@ def _check_instance_role(
         )
 
 
-def parse_policy(raw: Mapping[str, Any]) -> Policy:
-    """Validate a parsed policy document and build the `Policy`."""
+def parse_policy(raw: Mapping[str, Any], source: str | None = None) -> Policy:
+    """Validate a parsed policy document and build the `Policy`; with the file's text
+    (`source`), each problem names the line of the section it is about."""
     try:
         return Policy.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'policy'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise PolicyError(problems) from None
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "policy"
+            message = err["msg"].removeprefix("Value error, ")
+            line = _line_of(source, message if where == "policy" else where)
+            said = (
+                message if where == "policy" and _SECTION.match(message) else f"{where}: {message}"
+            )
+            problems.append(f"line {line}: {said}" if line else said)
+        raise PolicyError("; ".join(problems)) from None
+
+
+_SECTION = re.compile(
+    r"\b((?:conditions|roles|instance_roles|resource_types|access_levels)\.[\w#\"]+)"
+)
+
+
+def _line_of(source: str | None, text: str) -> int | None:
+    """The line of `source` where the section a problem names starts (its `when`, for a
+    condition), or None when the problem names none."""
+    found = _SECTION.search(text)
+    if source is None or found is None:
+        return None
+    section, _, rest = found.group(1).replace('"', "").partition(".")
+    name = rest.split(".")[0]
+    lines = source.splitlines()
+    headers = (f"[{section}.{name}]", f'[{section}."{name}"]')
+    start = next((i for i, ln in enumerate(lines) if ln.strip() in headers), None)
+    if start is None:
+        return None
+    if ".when" in text:
+        for i in range(start + 1, len(lines)):
+            if lines[i].startswith("["):
+                break
+            if lines[i].split("=", 1)[0].strip() == "when":
+                return i + 1
+    return start + 1
 
 
 def load_policy(path: Path = DEFAULT_POLICY_PATH) -> Policy:
     """Read and validate a policy file."""
-    with path.open("rb") as fh:
-        return parse_policy(tomllib.load(fh))
+    source = path.read_text()
+    try:
+        raw = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{path.name}: {exc}") from None
+    return parse_policy(raw, source)

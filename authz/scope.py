@@ -32,9 +32,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from authz.audit import AuditLog
 from authz.engine import Decision, Engine, Principal, Resource, value_at
-from authz.errors import Conflict, DomainError, NotFound
+from authz.errors import Conflict, DomainError, Forbidden, NotFound
 from authz.listing import STRATEGIES, ListRequest, Strategy, conjoin
-from models import DOCUMENT_MODELS
+from models import DOCUMENT_MODELS, touched
 
 D = TypeVar("D", bound=Document)
 
@@ -265,8 +265,11 @@ class Scope:
         resource = self._resource_named(q, found)
         if isinstance(resource, Decision):
             return Answer(resource)
-        decision = self.check(q.permission, resource)
         rtype = self.engine.resource_type(resource.type)
+        if resource.id is None:  # about the company: every resource of the type there
+            decision = self.engine.check_every(self.principal, q.permission, resource.company)
+        else:
+            decision = self.check(q.permission, resource)
         if decision.allowed and q.permission == rtype.update:
             return Answer(decision, self.engine.writable_fields(self.principal, resource))
         if decision.allowed and q.permission == rtype.create:
@@ -285,8 +288,7 @@ class Scope:
         rtype = self.engine.resource_type(resource_type)
         if rtype.tenant == "_id":  # a tenant itself: the id names its company
             return {i: Resource(resource_type, i, i) for i in ids}
-        paths: dict[str, Any] = {rtype.tenant: 1}
-        paths |= dict.fromkeys([*rtype.relations.values(), *rtype.parents.values()], 1)
+        paths: dict[str, Any] = dict.fromkeys(self.engine.paths(resource_type), 1)
         paths |= {
             p: {"$elemMatch": {"$eq": self.user_id}}
             for p in _many_paths(self.engine, resource_type)
@@ -399,19 +401,52 @@ class Scope:
 
     # -- writes ----------------------------------------------------------------------------
 
+    def authorize_write(
+        self, resource: Resource, changes: Mapping[str, Any], creating: bool = False
+    ) -> None:
+        """Raise `Forbidden` (recorded) unless the caller may set `changes` on `resource`
+        (the API's field names; a new resource's values when `creating`)."""
+        try:
+            self.engine.authorize_write(self.principal, resource, changes, creating)
+        except Forbidden as exc:
+            permission = str(exc.extra.get("permission", ""))
+            self._audit(
+                resource.company,
+                resource.type,
+                resource.id,
+                Decision(False, permission, "{0}", exc.message),
+            )
+            raise
+
     async def update(
+        self,
+        target: Authorized[D],
+        changes: Mapping[str, Any],
+        session: AsyncClientSession | None = None,
+        whole: bool = False,
+    ) -> D:
+        """Set `changes` (fields by the policy's names, already authorized with
+        `authorize_write`) on an authorized document, and its `updated_at`; return it as it
+        is now (with the whole of its many-valued relations if `whole`).
+
+        The permission filter is applied again in the write itself, so a document cannot
+        change tenant or access between the decision and the write.
+        """
+        stored = self.engine.stored_changes(target.resource.type, changes)
+        return await self._write(target, touched({"$set": stored}), session, whole)
+
+    async def push(self, target: Authorized[D], field: str, value: Any) -> D:
+        """Append `value` to the document's array `field` (a reply), and set its
+        `updated_at`, on an authorized document; return it as it is now."""
+        return await self._write(target, touched({"$push": {field: value}}))
+
+    async def _write(
         self,
         target: Authorized[D],
         update: Mapping[str, Any],
         session: AsyncClientSession | None = None,
         whole: bool = False,
     ) -> D:
-        """Apply `update` to an authorized document; return it as it is now (with the whole
-        of its many-valued relations if `whole`).
-
-        The permission filter is applied again in the write itself, so a document cannot
-        change tenant or access between the decision and the write.
-        """
         model = type(target.doc)
         resource = target.resource
         raw = await model.get_pymongo_collection().find_one_and_update(

@@ -58,6 +58,9 @@ class Ticket(Document):
     created_by: PydanticObjectId
     assigned_to: PydanticObjectId | None = None
     group: PydanticObjectId | None = None
+    # Read only by the company's admins, its assignee, its creator and those it is shared
+    # with (the policy's `confidential` condition).
+    confidential: bool = False
     viewers: list[PydanticObjectId] = Field(default_factory=list)
     replies: list[Reply] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)

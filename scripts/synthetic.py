@@ -16,8 +16,9 @@ exactly the field shapes of `models/*.py` (a test validates them against the mod
   group's `members`, as the API stores them);
 - tickets numbered 1..N per company, newest with the highest `_id` (ids are built from
   `created_at`), a realistic status and priority mix, created by the tenant's customers,
-  most in a group, mostly assigned once worked on to staff who handle the ticket's group
-  (the API refuses other assignees), some with replies and internal notes;
+  most in a group, mostly assigned once worked on to staff who may hold the ticket's group
+  (the API refuses other assignees), some with replies and internal notes, a few
+  confidential;
 - shares: tickets shared with another customer of the same tenant (in the ticket's
   `viewers`);
 - each user's copy of their facts (`User.access`), written by the API's own
@@ -75,6 +76,7 @@ TICKETS = str(Ticket.Settings.name)
 GROUPS = str(Group.Settings.name)
 
 IN_A_GROUP = 0.85  # the share of tickets routed to a group
+CONFIDENTIAL = 0.03  # the share of confidential tickets (agents see them only when assigned)
 _GROUP_NAMES = (
     "Billing",
     "Hardware",
@@ -167,8 +169,9 @@ class _Tenant:
         return self._staff_for(group, assignable=False)
 
     def assignable(self, group: ObjectId | None) -> list[ObjectId]:
-        """Staff the API lets a ticket of `group` be assigned to: its handlers, and the
-        agents who see only what is assigned to them."""
+        """Staff the API lets a ticket of `group` be assigned to (the policy's
+        `assigned_within`): those with `all` access, and for a ticket in a group the
+        other agents who are in it (any staff, for a ticket in none)."""
         return self._staff_for(group, assignable=True)
 
     def _staff_for(self, group: ObjectId | None, assignable: bool) -> list[ObjectId]:
@@ -180,9 +183,12 @@ class _Tenant:
 
     def _reaches(self, uid: ObjectId, group: ObjectId | None, assigned: bool) -> bool:
         level = self.levels.get(uid)
-        if level == "groups":
-            return group in self.members.get(uid, ())
-        return level != "assigned" or assigned
+        if level is None:
+            return True
+        in_group = group in self.members.get(uid, ())
+        if assigned:
+            return group is None or in_group
+        return level == "groups" and in_group
 
 
 class _Ids:
@@ -405,12 +411,15 @@ def _ticket(
     assigned = None
     if rng.random() < (0.3 if status == "open" else 0.9):
         assigned = rng.choice(tenant.assignable(group))
+    confidential = rng.random() < CONFIDENTIAL
+    # Who works a confidential ticket: its assignee, or an admin (agents do not see it).
+    workers = tenant.admins if confidential else tenant.handlers(group)
     replies: list[Doc] = []
     at = created
     for _ in range(rng.choices((0, 1, 2, 3), weights=(55, 25, 12, 8))[0]):
         at = _ms(min(now, at + timedelta(minutes=rng.randrange(5, 3 * 24 * 60))))
         internal = rng.random() < 0.3
-        staff = assigned or rng.choice(tenant.handlers(group))
+        staff = assigned or rng.choice(workers)
         author = staff if internal or rng.random() < 0.5 else creator
         replies.append(
             {
@@ -436,6 +445,7 @@ def _ticket(
         "created_by": creator,
         "assigned_to": assigned,
         "group": group,
+        "confidential": confidential,
         "viewers": viewers,
         "replies": replies,
         "created_at": created,

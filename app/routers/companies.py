@@ -10,7 +10,7 @@ from app.presenters import audit_out
 from app.schemas import AuditPage, CompanyIn, CompanyOut, CompanyUpdate
 from app.services import companies as service
 from app.services.lookups import live_companies
-from models import LIVE_COMPANY, AuditEvent, Company, touched
+from models import LIVE_COMPANY, AuditEvent, Company
 
 router = APIRouter(prefix="/companies", tags=["companies"])
 
@@ -65,7 +65,8 @@ async def update_company(
     """Rename a company (admin)."""
     scope = caller.scope
     target = await scope.get(Company, company_id, "company:update", query=LIVE_COMPANY)
-    company = await scope.update(target, touched({"$set": {"name": body.name}}))
+    scope.authorize_write(target.resource, {"name": body.name})
+    company = await scope.update(target, {"name": body.name})
     scope.record(target.resource, target.decision)
     return CompanyOut(id=company_id, name=company.name, role=caller.principal.roles[company_id])
 

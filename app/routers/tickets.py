@@ -40,15 +40,10 @@ def shown(ticket: Ticket, scope: Scope) -> TicketOut:
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def create_ticket(body: TicketIn, caller: CallerDep) -> TicketOut:
-    """Open a ticket in a company the caller belongs to; numbers are sequential per company."""
-    ticket = await service.create_ticket(
-        caller.scope,
-        ObjectId(body.company_id),
-        body.subject,
-        body.description,
-        body.priority,
-        ObjectId(body.group_id) if body.group_id else None,
-    )
+    """Open a ticket in a company the caller belongs to; numbers are sequential per company.
+    Staff may put it in a group; only admins mark it confidential or urgent (403)."""
+    given = body.model_dump(exclude_unset=True, exclude={"company_id"})
+    ticket = await service.create_ticket(caller.scope, ObjectId(body.company_id), given)
     return shown(ticket, caller.scope)
 
 
@@ -115,8 +110,9 @@ async def get_ticket(ticket_id: TicketId, caller: CallerDep) -> TicketOut:
     responses=error_responses(401, 403, 404, 422),
 )
 async def update_ticket(ticket_id: TicketId, body: TicketUpdate, caller: CallerDep) -> TicketOut:
-    """Change fields the caller's role may write (admin: all; agent: status, priority,
-    assigned_to, group_id); anything else is 403 naming the fields."""
+    """Change fields the policy lets the caller write (admin: all; agent: status, priority,
+    assigned_to, group_id; the creator: subject and description while it is open; a
+    resolved ticket: only its status); anything else is 403 naming the fields and why."""
     ticket = await service.update_ticket(
         caller.scope, ticket_id, body.model_dump(exclude_unset=True)
     )
@@ -160,7 +156,9 @@ async def add_viewer(ticket_id: TicketId, body: ViewerIn, caller: CallerDep) -> 
     409 if it is shared with them already, or with the most members the policy allows
     (1,000)."""
     await service.share(caller.scope, ticket_id, ObjectId(body.user_id))
-    return ViewerOut(ticket_id=ticket_id, user_id=body.user_id, role=service.VIEWER)
+    return ViewerOut(
+        ticket_id=ticket_id, user_id=body.user_id, role=service.shared_as(caller.scope)
+    )
 
 
 @router.delete(

@@ -18,16 +18,15 @@ from app.services.companies import company_resource
 from app.services.user_facts import CompanyFacts
 from authz.errors import Conflict, InvalidInput
 from authz.scope import Authorized, Scope
-from models import Group, Membership, Ticket, touched
+from models import Group, Membership, Ticket
 
-MEMBER = "member"  # the group's relation whose holders have `group#member` (authz/policy.toml)
-GROUP_MEMBER = "group#member"
+MANAGE = "group:manage"  # the permission whose instance role (group#member) staffing gives
 
 
 async def create_group(scope: Scope, company_id: ObjectId, name: str) -> Group:
     """A new group in the company (admin); 409 if the name is taken there."""
     resource = company_resource(company_id)
-    decision = scope.authorize("group:manage", resource)
+    decision = scope.authorize(MANAGE, resource)
     group = Group(company=company_id, name=name, created_by=scope.user_id)
     try:
         await group.insert()
@@ -47,8 +46,9 @@ async def list_groups(scope: Scope, company_id: ObjectId) -> list[Group]:
 async def rename_group(scope: Scope, company_id: ObjectId, group_id: ObjectId, name: str) -> Group:
     """Rename a group (admin); 409 if the name is taken."""
     target = await _managed(scope, company_id, group_id)
+    scope.authorize_write(target.resource, {"name": name})
     try:
-        group = await scope.update(target, touched({"$set": {"name": name}}), whole=True)
+        group = await scope.update(target, {"name": name}, whole=True)
     except DuplicateKeyError as exc:
         raise Conflict(f"the company already has a group named {name!r}") from exc
     scope.record(target.resource, target.decision)
@@ -96,7 +96,8 @@ async def add_to_group(
     """Put a member of the company's staff in a group (admin); idempotent. 409 when the
     group is full, or the member is in as many groups as the policy allows."""
     target = await _managed(scope, company_id, group_id)
-    irole = scope.engine.policy.instance_roles[GROUP_MEMBER]
+    irole = scope.engine.role_granted_with(MANAGE)
+    relation = _relation(scope)
     await _staff(scope, company_id, user_id)
 
     async def steps(unit: Unit) -> bool:
@@ -109,15 +110,16 @@ async def add_to_group(
                     "policy allows: take them out of one first",
                     limit=most,
                 )
-            added = await scope.add_holder(target, MEMBER, user_id, session=unit.session)
+            added = await scope.add_holder(target, relation, user_id, session=unit.session)
             if added:
-                unit.on_failure(lambda: scope.remove_holder(target, MEMBER, user_id))
+                unit.on_failure(lambda: scope.remove_holder(target, relation, user_id))
                 # A removal of the member since the check must not leave them in the group.
                 await _staff(scope, company_id, user_id, unit.session)
             return added
 
         def joined(facts: CompanyFacts | None) -> CompanyFacts | None:
-            return facts.holding("group", group_id, irole.role) if facts is not None else None
+            held = (irole.resource_type, group_id, irole.role)
+            return facts.holding(*held) if facts is not None else None
 
         return await user_facts.replicate(unit, scope.engine, company_id, {user_id: joined}, write)
 
@@ -130,12 +132,13 @@ async def remove_from_group(
 ) -> None:
     """Take a user out of a group (admin); idempotent. Their copy loses it first."""
     target = await _managed(scope, company_id, group_id)
+    relation = _relation(scope)
 
     async def steps(unit: Unit) -> bool:
         async def write() -> bool:
-            removed = await scope.remove_holder(target, MEMBER, user_id, session=unit.session)
+            removed = await scope.remove_holder(target, relation, user_id, session=unit.session)
             if removed:
-                unit.on_failure(lambda: scope.add_holder(target, MEMBER, user_id))
+                unit.on_failure(lambda: scope.add_holder(target, relation, user_id))
             return removed
 
         return await user_facts.replicate(
@@ -174,6 +177,11 @@ async def group_of_company(company_id: ObjectId, group_id: ObjectId) -> Group:
 
 
 async def _managed(scope: Scope, company_id: ObjectId, group_id: ObjectId) -> Authorized[Group]:
-    return await scope.get(
-        Group, group_id, "group:manage", query={"company": company_id}, whole=True
-    )
+    return await scope.get(Group, group_id, MANAGE, query={"company": company_id}, whole=True)
+
+
+def _relation(scope: Scope) -> str:
+    """The group's relation staffing adds a member to (the policy's `granted_as`)."""
+    relation = scope.engine.role_granted_with(MANAGE).granted_as
+    assert relation is not None  # noqa: S101 - the policy pairs granted_with with granted_as
+    return relation

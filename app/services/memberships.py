@@ -171,18 +171,11 @@ async def change_member(
 
 
 def _level_for(scope: Scope, role: str, current: Membership, asked: str | None) -> str | None:
-    """The access level a member will have: the one asked for, if the role allows it, else
-    the current one if the role allows it, else the role's default (None)."""
-    allowed = scope.engine.policy.roles[role].access
-    if asked is not UNSET:
-        if asked is not None and asked not in allowed:
-            raise InvalidInput(
-                f"ticket_access {asked!r} is not available to role '{role}' "
-                f"(it may have: {', '.join(allowed)})",
-                loc=("body", "ticket_access"),
-            )
-        return None if asked == allowed[0] else asked
-    return current.ticket_access if current.ticket_access in allowed else None
+    """The access level a member will have: the one asked for (None: the role's default),
+    or, when none was asked for (`UNSET`), the current one if the role still allows it."""
+    if asked is UNSET:
+        return scope.engine.level_for(role, None, current.ticket_access)
+    return scope.engine.level_for(role, asked, None)
 
 
 async def remove_member(

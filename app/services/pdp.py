@@ -30,9 +30,12 @@ from app.pdp_schemas import (
 )
 from app.services.lookups import live_companies
 from authz.audit import AuditLog
-from authz.engine import GRAPH_RESOURCES, Decision, Engine, Principal, Resource
+from authz.engine import Decision, Engine, Principal, Resource
 from authz.errors import InvalidInput
+from authz.evaluate import holding
 from authz.facts import principal_of
+from authz.graph import GRAPH_RESOURCES
+from authz.plan import Branch, Plan
 from authz.scope import Scope, document_class_of
 from models import User
 from models.user import Access
@@ -302,98 +305,81 @@ class Pdp:
     async def _derived(
         self, principal: Principal, narrow: "_Narrowing"
     ) -> list[tuple[str, str, str, dict[str, list[str]]]]:
-        """The resources on which the user holds permissions of their own, where these add
-        to what the `__tenant` entry says: derived instance roles (a customer's own
-        tickets), and the resources a limited access level reaches (the tickets of a
-        group-scoped agent's groups, and those assigned to them).
+        """The resources on which the user holds permissions the `__tenant` entry does not
+        cover: those whose plan is conditional in a company (a customer's own and shared
+        tickets, a group-scoped agent's groups' tickets, an agent's tickets where the
+        `confidential` condition narrows their role), each with the permissions and the
+        grants (roles) that hold on it, as the plan decides them.
 
-        In a company where the tenant role already grants everything (an admin's own
-        tickets), the `__tenant` entry says it all, and listing those resources would only
-        make the answer grow with the user's history. Elsewhere the list is read with the
-        REST API's own query and bounded by `MAX_DERIVED_RESOURCES`: past it the answer
-        would be incomplete, so it is refused with the way to narrow it.
+        A permission always allowed in a company is said once by its `__tenant` entry:
+        listing its resources would only make the answer grow with the tenant. The rest is
+        read with the REST API's own filter (the conditional plans compiled, ANDed with the
+        read filter) and bounded by `MAX_DERIVED_RESOURCES`: past it the answer would be
+        incomplete, so it is refused with the way to narrow it.
         """
         found: list[tuple[str, str, str, dict[str, list[str]]]] = []
         scope = Scope(self.engine, principal)
-        for irole in self.policy.instance_roles.values():
-            rtype = irole.resource_type
-            if not irole.derived_from or not narrow.wants_type(rtype):
+        for company in principal.roles:
+            if not narrow.wants_company(company):
                 continue
-            companies = [
-                company
-                for company, role in principal.roles.items()
-                if narrow.wants_company(company)
-                and not self._covers(principal, company, role, irole.permissions)
-            ]
-            if not companies:
-                continue
-            spec = self.policy.resource_types[rtype]
-            held = {"roles": [irole.name], "permissions": sorted(irole.permissions)}
-            for relation in irole.derived_from:
-                query = {
-                    spec.tenant: {"$in": companies},
-                    spec.relations[relation]: principal.user_id,
-                }
-                found += await self._listed(scope, narrow, rtype, query, held, irole.name)
-        for company, role in principal.roles.items():
-            if narrow.wants_company(company):
-                found += await self._reached(scope, narrow, company, role)
+            for rtype in self.policy.resource_types.values():
+                if narrow.wants_type(rtype.name):
+                    found += await self._conditional(scope, narrow, company, rtype.name)
         return found
 
-    def _covers(
-        self, principal: Principal, company: ObjectId, role: str, permissions: frozenset[str]
-    ) -> bool:
-        """Whether the tenant role grants these permissions on every resource there."""
-        granted = self.policy.roles[role].permissions
-        return all(
-            p in granted and self.engine.limited(principal, company, p) is None for p in permissions
-        )
-
-    async def _reached(
-        self, scope: Scope, narrow: "_Narrowing", company: ObjectId, role: str
+    async def _conditional(
+        self, scope: Scope, narrow: "_Narrowing", company: ObjectId, rtype: str
     ) -> list[tuple[str, str, str, dict[str, list[str]]]]:
-        """The resources a limited access level lets the role reach in `company`."""
-        found: list[tuple[str, str, str, dict[str, list[str]]]] = []
-        limited: dict[str, list[str]] = {}
-        for perm in sorted(self.policy.roles[role].permissions):
-            if self.engine.limited(scope.principal, company, perm) is not None:
-                limited.setdefault(perm.partition(":")[0], []).append(perm)
-        for rtype, perms in limited.items():
-            reach = self.engine.reach_filter(scope.principal, company, perms[0])
-            if reach is None or not narrow.wants_type(rtype):
-                continue
-            level = self.engine.level(scope.principal, company)
-            held = {"roles": [f"{role} ({level} access)"], "permissions": perms}
-            found += await self._listed(scope, narrow, rtype, reach, held, f"{role} access")
-        return found
-
-    async def _listed(
-        self,
-        scope: Scope,
-        narrow: "_Narrowing",
-        rtype: str,
-        query: dict[str, Any],
-        held: dict[str, list[str]],
-        why: str,
-    ) -> list[tuple[str, str, str, dict[str, list[str]]]]:
-        """The resources of `query` the user may read, as graph entries; bounded."""
+        """One company's resources of `rtype` on which a conditional plan holds."""
+        spec = self.policy.resource_types[rtype]
+        plans = [
+            plan
+            for perm in self._permissions_of(rtype)
+            if perm != spec.create
+            and (plan := self.engine.plan(scope.principal, perm, company)).kind == "conditional"
+        ]
+        if not plans or spec.tenant == "_id":
+            return []
         ids = narrow.ids_of(rtype)
         if ids == []:
             return []
+        filters = [
+            self.engine.company_filter(scope.principal, p.permission, company) for p in plans
+        ]
+        query: dict[str, Any] = filters[0] if len(filters) == 1 else {"$or": filters}
         if ids is not None:
-            query = {**query, "_id": {"$in": ids}}
-        spec = self.policy.resource_types[rtype]
+            query = {"$and": [query, {"_id": {"$in": ids}}]}
         model = document_class_of(scope, rtype)
         page = await scope.page(model, spec.read, query, MAX_DERIVED_RESOURCES + 1)
         if len(page.items) > MAX_DERIVED_RESOURCES:
+            why = ", ".join(sorted({b.role for p in plans for b in p.branches}))
             raise InvalidInput(
                 f"the user holds {why} on more than {MAX_DERIVED_RESOURCES} {rtype} "
                 "resources: narrow the question with `resources` (the keys you need) or "
                 "`tenants`; to list what a user may see, use the API's own lists, whose "
                 "filter has no such bound"
             )
-        resources = [scope.resource_of(doc) for doc in page.items]
-        return [(rtype, str(r.id), str(r.company), held) for r in resources]
+        entries = []
+        for doc in page.items:
+            resource = scope.resource_of(doc)
+            permissions: set[str] = set()
+            roles: set[str] = set()
+            for plan in plans:
+                for branch in holding(plan, scope.principal, resource):
+                    permissions.add(plan.permission)
+                    roles.add(_role_label(plan, branch))
+            if permissions:
+                held = {"roles": sorted(roles), "permissions": sorted(permissions)}
+                entries.append((rtype, str(resource.id), str(resource.company), held))
+        return entries
+
+
+def _role_label(plan: Plan, branch: Branch) -> str:
+    """A grant as Permit names a role: an instance role, or the tenant role with how far its
+    access level reaches."""
+    if branch.instance or branch.through is None:
+        return branch.role
+    return f"{branch.role} ({plan.level} access)"
 
 
 def _companies_named(entries: Mapping[str, PermissionEntry]) -> set[str]:

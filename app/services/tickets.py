@@ -1,6 +1,6 @@
 """Ticket writes: numbering, field rules, replies and sharing."""
 
-from dataclasses import replace
+from collections.abc import Mapping
 from typing import Any
 
 from bson import ObjectId
@@ -9,14 +9,13 @@ from pymongo import ReturnDocument
 from app.services.companies import company_resource
 from app.services.groups import group_of_company
 from authz.engine import Resource
-from authz.errors import Conflict, Forbidden, InvalidInput, NotFound
+from authz.errors import Conflict, InvalidInput, NotFound
 from authz.facts import load_principal
-from authz.scope import Authorized, Scope
-from models import Company, Membership, Priority, Reply, Ticket, touched
+from authz.scope import Scope
+from models import Company, Membership, Priority, Reply, Ticket
 
-VIEWER = "viewer"  # the ticket's relation whose holders have `ticket#viewer` (authz/policy.toml)
-# API field -> stored field, where they differ; and the fields a PATCH may set to null.
-STORED = {"group_id": "group"}
+SHARE = "ticket:share"  # the permission whose instance role (ticket#viewer) a share gives
+# The fields a PATCH may set to null (out of any group, unassigned).
 NULLABLE = {"assigned_to", "group_id"}
 
 
@@ -39,127 +38,75 @@ async def next_number(company_id: ObjectId) -> int:
     return int(doc["ticket_seq"])
 
 
-async def create_ticket(
-    scope: Scope,
-    company_id: ObjectId,
-    subject: str,
-    description: str,
-    priority: Priority,
-    group_id: ObjectId | None = None,
-) -> Ticket:
-    """Open a ticket in a company the caller belongs to, with the company's next number;
-    staff may put it in one of the company's groups at once."""
-    resource = company_resource(company_id)
-    decision = scope.authorize("ticket:create", resource)
+async def create_ticket(scope: Scope, company_id: ObjectId, given: Mapping[str, Any]) -> Ticket:
+    """Open a ticket in a company the caller belongs to, with the company's next number.
+
+    `given` holds the fields the request names (the API's names). Which of them the caller
+    may set, and with which values (only admins mark a ticket confidential, or urgent), is
+    the policy's to say: `Scope.authorize_write` on the ticket as it would be created.
+    """
+    decision = scope.authorize("ticket:create", company_resource(company_id))
+    group_id = given.get("group_id")
     if group_id is not None:
-        await _may_open_in(scope, company_id, group_id)
+        await group_of_company(company_id, group_id)
     ticket = Ticket(
         company=company_id,
-        number=await next_number(company_id),
-        subject=subject,
-        description=description,
-        priority=priority,
+        number=0,
+        subject=given["subject"],
+        description=given["description"],
+        priority=given.get("priority", Priority.NORMAL),
+        confidential=given.get("confidential", False),
         created_by=scope.user_id,
         group=group_id,
     )
+    new = scope.resource_of(ticket)
+    scope.authorize_write(new, given, creating=True)
+    ticket.number = await next_number(company_id)
     await ticket.insert()
-    scope.record(scope.engine.resource_of("ticket", ticket.model_dump(by_alias=True)), decision)
+    scope.record(scope.resource_of(ticket), decision)
     return ticket
 
 
-async def _may_open_in(scope: Scope, company_id: ObjectId, group_id: ObjectId) -> None:
-    """Staff may open a ticket in a group of the company; an agent scoped to groups, only in
-    one of theirs (as they may move one only into theirs)."""
-    role = scope.principal.roles[company_id]
-    if "group_id" not in scope.engine.policy.roles[role].writable_fields.get("ticket", ()):
-        raise Forbidden(
-            f"role '{role}' in company {company_id} may not choose a ticket's group",
-            permission="ticket:update",
-            fields=["group_id"],
-        )
-    group = await group_of_company(company_id, group_id)
-    opened = Resource("ticket", company_id, None, {"group": group.id})
-    if scope.engine.parent_scoped(scope.principal, opened) is False:
-        raise Forbidden(
-            "you may open a ticket only in one of your groups, or in none",
-            permission="ticket:update",
-            fields=["group_id"],
-        )
-
-
 async def update_ticket(scope: Scope, ticket_id: ObjectId, changes: dict[str, Any]) -> Ticket:
-    """Apply the whitelisted `changes`; fields outside the caller's role are 403."""
+    """Apply `changes` (the API's field names): the policy decides which fields the caller
+    may set on this ticket, with which values (403 naming them and why); a group must be
+    the company's (422), an assignee its staff (422) and, for a ticket in a group, able to
+    handle it (409)."""
     target = await scope.get(Ticket, ticket_id, "ticket:update")
     if not changes:
         raise InvalidInput("name at least one field to change", loc=("body",))
-    _refuse_unwritable(scope, target, changes)
     for name, value in changes.items():
         if value is None and name not in NULLABLE:
             raise InvalidInput(f"{name} cannot be null", loc=("body", name))
-    stored = {STORED.get(name, name): value for name, value in changes.items()}
-    if "group_id" in changes:
-        stored["group"] = await _movable(scope, target, changes["group_id"])
-    if changes.get("assigned_to") is not None:
-        after = {**target.resource.relations, "group": stored.get("group", target.doc.group)}
-        stored["assigned_to"] = await _assignable(
-            scope, target, ObjectId(changes["assigned_to"]), after
-        )
-    ticket = await scope.update(target, touched({"$set": stored}))
+    scope.authorize_write(target.resource, changes)
+    company = target.resource.company
+    if changes.get("group_id") is not None:
+        await group_of_company(company, changes["group_id"])
+    after = scope.engine.after(target.resource, changes)
+    assignee = after.relations.get("assignee")
+    if assignee is not None and ("assigned_to" in changes or "group_id" in changes):
+        await _may_hold(scope, after, assignee, moved="assigned_to" not in changes)
+    ticket = await scope.update(target, changes)
     scope.record(target.resource, target.decision)
     return ticket
 
 
-def _refuse_unwritable(scope: Scope, target: Authorized[Ticket], changes: dict[str, Any]) -> None:
-    writable = scope.engine.writable_fields(scope.principal, target.resource)
-    refused = sorted(set(changes) - writable)
-    if refused:
-        company = target.resource.company
-        role = scope.principal.roles.get(company)
-        raise Forbidden(
-            f"role '{role}' in company {company} lacks ticket:update on "
-            f"{', '.join(refused)} (it may change: {', '.join(sorted(writable)) or 'nothing'})",
-            permission="ticket:update",
-            fields=refused,
-        )
-
-
-async def _movable(
-    scope: Scope, target: Authorized[Ticket], group_id: str | None
-) -> ObjectId | None:
-    """The group a ticket moves to (None: out of any group). An agent scoped to groups may
-    move a ticket only into one of their groups, or out of it."""
-    if group_id is None:
-        return None
-    group = await group_of_company(target.resource.company, ObjectId(group_id))
-    moved = replace(target.resource, relations={**target.resource.relations, "group": group.id})
-    if scope.engine.parent_scoped(scope.principal, moved) is False:
-        raise Forbidden(
-            "you may move a ticket only into one of your groups, or out of any group",
-            permission="ticket:update",
-            fields=["group_id"],
-        )
-    return group.id
-
-
-async def _assignable(
-    scope: Scope, target: Authorized[Ticket], assignee: ObjectId, relations: dict[str, Any]
-) -> ObjectId:
-    """An assignee must be staff of the ticket's company, and reach the ticket without the
-    assignment when their access is scoped to groups (409: it is not in one of theirs)."""
-    company = target.resource.company
+async def _may_hold(scope: Scope, ticket: Resource, assignee: ObjectId, moved: bool) -> None:
+    """An assignee is staff of the ticket's company (422), and may hold the ticket as it
+    will be (409, the policy's `assigned_within`: for a ticket in a group, a member of it
+    unless their ticket access is not limited). `moved`: the ticket keeps its assignee and
+    changes group."""
+    company = ticket.company
     member = await Membership.find_one(Membership.company == company, Membership.user == assignee)
     if member is None or not scope.engine.is_assignable(member.role):
         raise InvalidInput(
             "assigned_to must be an admin or agent of the ticket's company",
             loc=("body", "assigned_to"),
         )
-    ticket = replace(target.resource, relations={**relations, "assignee": None})
-    if scope.engine.parent_scoped(await load_principal(assignee), ticket) is False:
-        raise Conflict(
-            "the assignee only handles tickets of their groups: put the ticket in one of "
-            "their groups first, or give them wider ticket access"
-        )
-    return assignee
+    decision = scope.engine.may_be_assigned(await load_principal(assignee), ticket)
+    if not decision.allowed:
+        fix = " (or unassign the ticket in the same request)" if moved else ""
+        raise Conflict(f"{decision.reason}{fix}")
 
 
 async def delete_ticket(scope: Scope, ticket_id: ObjectId) -> None:
@@ -174,7 +121,7 @@ async def add_reply(scope: Scope, ticket_id: ObjectId, body: str, internal: bool
     permission = "ticket:note" if internal else "ticket:reply"
     target = await scope.get(Ticket, ticket_id, permission)
     reply = Reply(author=scope.user_id, body=body, internal=internal)
-    await scope.update(target, touched({"$push": {"replies": reply.model_dump()}}))
+    await scope.push(target, "replies", reply.model_dump())
     scope.record(target.resource, target.decision)
     return reply
 
@@ -184,17 +131,18 @@ async def share(scope: Scope, ticket_id: ObjectId, user_id: ObjectId) -> None:
     the ticket's `viewers`, which never touches the receiver's own documents (409 if they
     have it already, or when the ticket is shared with as many members as the policy
     allows)."""
-    target = await scope.get(Ticket, ticket_id, "ticket:share")
+    target = await scope.get(Ticket, ticket_id, SHARE)
     company = target.resource.company
+    relation = shared_as(scope)
     await _member_of(company, user_id)
-    if not await scope.add_holder(target, VIEWER, user_id):
+    if not await scope.add_holder(target, relation, user_id):
         raise Conflict("the ticket is already shared with this user")
     try:
         # Removing the member takes them out of every ticket after their membership is
         # gone: a share that landed after that removal is taken back.
         await _member_of(company, user_id)
     except InvalidInput:
-        await scope.remove_holder(target, VIEWER, user_id)
+        await scope.remove_holder(target, relation, user_id)
         raise
     scope.record(target.resource, target.decision)
 
@@ -208,7 +156,15 @@ async def _member_of(company: ObjectId, user_id: ObjectId) -> None:
 
 async def unshare(scope: Scope, ticket_id: ObjectId, user_id: ObjectId) -> None:
     """Stop sharing a ticket with a member (one atomic write of its `viewers`)."""
-    target = await scope.get(Ticket, ticket_id, "ticket:share")
-    if not await scope.remove_holder(target, VIEWER, user_id):
+    target = await scope.get(Ticket, ticket_id, SHARE)
+    if not await scope.remove_holder(target, shared_as(scope), user_id):
         raise NotFound("this ticket is not shared with this user")
     scope.record(target.resource, target.decision)
+
+
+def shared_as(scope: Scope) -> str:
+    """The ticket's relation a share adds the user to (the policy's `granted_as` of the
+    instance role `ticket:share` gives)."""
+    relation = scope.engine.role_granted_with(SHARE).granted_as
+    assert relation is not None  # noqa: S101 - the policy pairs granted_with with granted_as
+    return relation

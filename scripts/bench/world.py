@@ -129,19 +129,34 @@ async def _personas(
     users |= {"multi": several[0]} if several else {}
     visible = {
         "customer": filed[customer] + shares[customer],
-        "agent": sum(filed.values()),
+        "agent": await _open_or_assigned(db, company, agents[None]),
         "agent (groups)": await _in_groups_or_assigned(db, company, agents["groups"]),
     }
     return users, visible
 
 
+async def _open_or_assigned(db: AsyncDatabase[Doc], company: ObjectId, agent: ObjectId) -> int:
+    """Tickets of `company` an agent reads: all but the confidential ones not assigned to
+    them (counted from the data rather than from the policy)."""
+    tickets = db["tickets"].find({"company": company}, {"confidential": 1, "assigned_to": 1})
+    return sum([1 async for t in tickets if not t.get("confidential") or t["assigned_to"] == agent])
+
+
 async def _in_groups_or_assigned(db: AsyncDatabase[Doc], company: ObjectId, agent: ObjectId) -> int:
-    """Tickets of `company` in the agent's groups or assigned to them (what `groups` access
-    reaches, counted from the data rather than from the policy)."""
+    """Tickets of `company` in the agent's groups (but the confidential ones) or assigned
+    to them: what `groups` access reaches, counted from the data, not from the policy."""
     mine = {"company": company, "members": agent}
-    groups = [g["_id"] for g in await db["groups"].find(mine, {"_id": 1}).to_list()]
-    reached = {"$or": [{"group": {"$in": groups}}, {"assigned_to": agent}]}
-    return await db["tickets"].count_documents({"company": company, **reached})
+    groups = {g["_id"] for g in await db["groups"].find(mine, {"_id": 1}).to_list()}
+    tickets = db["tickets"].find(
+        {"company": company}, {"group": 1, "confidential": 1, "assigned_to": 1}
+    )
+    return sum(
+        [
+            1
+            async for t in tickets
+            if t["assigned_to"] == agent or (t["group"] in groups and not t.get("confidential"))
+        ]
+    )
 
 
 async def _tickets_per_creator(db: AsyncDatabase[Doc], company: ObjectId) -> Counter[ObjectId]:

@@ -139,14 +139,20 @@ async def test_check_reports_the_fields_an_allowed_update_may_change(
         r = await client.post("/authz/check", json={"checks": checks}, headers=world.auth(user))
         assert r.status_code == 200, r.text
         answers[user.username] = r.json()
-    everything = ["assigned_to", "description", "group_id", "priority", "status", "subject"]
+    everything = [
+        "assigned_to", "confidential", "description", "group_id", "priority", "status", "subject"
+    ]  # fmt: skip
     agent = ["assigned_to", "group_id", "priority", "status"]
+    # About the company (no ticket named): every ticket of it. The admin may update every
+    # one, but on a resolved ticket only its status; an agent not every one (a confidential
+    # ticket only while it is theirs).
     assert answers["sara"]["results"] == [True, True, True, False]
-    assert answers["sara"]["fields"] == [everything, None, everything, None]
-    assert answers["mark"]["results"] == [True, False, True, False]
-    assert answers["mark"]["fields"] == [agent, None, agent, None]
-    assert answers["lisa"]["results"] == [False, False, False, False]
-    assert answers["lisa"]["fields"] == [None, None, None, None]
+    assert answers["sara"]["fields"] == [everything, None, ["status"], None]
+    assert answers["mark"]["results"] == [True, False, False, False]
+    assert answers["mark"]["fields"] == [agent, None, None, None]
+    # Lisa opened the ticket, and it is open: she may correct what she wrote.
+    assert answers["lisa"]["results"] == [True, False, False, False]
+    assert answers["lisa"]["fields"] == [["description", "subject"], None, None, None]
 
 
 async def test_check_answers_the_consoles_company_questions_by_permission_name(

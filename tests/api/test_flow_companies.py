@@ -41,7 +41,9 @@ async def test_a_company_from_creation_to_deletion(
     assert ("company:update", False) in actions and ("company:update", True) in actions
 
     perms = (await client.get("/me/permissions", headers=mark_h)).json()
-    assert "ticket:read" in perms["companies"][cid]["permissions"]
+    # An agent reads every ticket of the company but the confidential ones not theirs.
+    assert "ticket:create" in perms["companies"][cid]["permissions"]
+    assert perms["companies"][cid]["conditions"]["ticket:read"] == ["confidential"]
     assert perms["company_names"] == {cid: "Acme Inc"}
 
     assert (await client.delete(f"/companies/{cid}", headers=mark_h)).status_code == 403

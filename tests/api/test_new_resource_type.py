@@ -46,7 +46,7 @@ def article_policy() -> dict[str, Any]:
         "tenant": "company",
         "read": "article:read",
         "update": "article:update",
-        "fields": ["title"],
+        "fields": {"title": "title"},
         "relations": {"author": "author"},
     }
     raw["roles"]["admin"]["permissions"] += ["article:read", "article:update", "article:publish"]
@@ -117,7 +117,8 @@ async def test_writes_follow_the_declared_permissions_and_fields(
     with pytest.raises(Forbidden, match="lacks article:update"):
         await agent.get(Article, articles["ada's"].id, "article:update")  # type: ignore[arg-type]
     target = await admin.get(Article, articles["carl's"].id, "article:update")  # type: ignore[arg-type]
-    edited = await admin.update(target, {"$set": {"title": "Exporting invoices"}})
+    admin.authorize_write(target.resource, {"title": "Exporting invoices"})
+    edited = await admin.update(target, {"title": "Exporting invoices"})
     assert isinstance(edited, Article) and edited.title == "Exporting invoices"
     answers = await admin.check_many(
         [

@@ -233,14 +233,15 @@ async def test_a_tenant_claim_that_is_not_the_tickets_company_is_denied(
 
 
 async def test_type_level_checks_through_the_sdk(demo: Demo, permit: Permit) -> None:
-    """May they read every ticket of Acme? Its admin and agent: yes; its customer: no."""
+    """May they read every ticket of Acme? Its admin: yes; its agent: no (not a confidential
+    one that is not his); its customer: no."""
     acme = str(demo.tickets["Invoice 2026-114 charges VAT twice"].company)
     every = {"type": "ticket", "tenant": acme}
     answers = {e: await permit.check(e, "read", every) for e in EMAILS}
     assert answers == {
         "lisa@acme.example": False,
         "sara@acme.example": True,
-        "mark@acme.example": True,
+        "mark@acme.example": False,
         "david@globex.example": False,
         "emma@globex.example": False,
         "john@globex.example": False,

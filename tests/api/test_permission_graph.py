@@ -4,7 +4,7 @@ roles a user holds on groups listed up to a bound, past which the graph is refus
 import httpx
 import pytest
 
-from authz import engine as engine_module
+from authz import graph
 from tests.utils.factories import World
 
 
@@ -32,7 +32,7 @@ async def test_held_roles_are_listed_up_to_a_bound(
     client: httpx.AsyncClient, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past the bound the answer would be incomplete: a 422 that says how to narrow it."""
-    monkeypatch.setattr(engine_module, "GRAPH_RESOURCES", 1)
+    monkeypatch.setattr(graph, "GRAPH_RESOURCES", 1)
     sara, mark = await world.user("sara"), await world.user("mark")
     acme, globex = await world.company("Acme", admin=sara), await world.company("Globex")
     for company in (acme, globex):

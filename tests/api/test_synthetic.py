@@ -9,7 +9,6 @@ tenant, group members are agents of the group's company).
 
 import itertools
 from collections import Counter, defaultdict
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -147,10 +146,9 @@ async def test_groups_and_access_levels(app: FastAPI, settings: Settings) -> Non
     for t in tickets:
         resource = engine.resource_of("ticket", t)
         if t["assigned_to"] is not None:
-            # The API's rule: the assignee reaches the ticket without the assignment,
-            # unless their access is limited to what is assigned to them.
-            unassigned = replace(resource, relations={**resource.relations, "assignee": None})
-            assert engine.parent_scoped(principals[t["assigned_to"]], unassigned) is not False
+            # The API's rule (`assigned_within`): a ticket in a group goes to a member of
+            # it, unless the assignee's ticket access is not limited.
+            assert engine.may_be_assigned(principals[t["assigned_to"]], resource), t
         for reply in t["replies"]:
             did = "ticket:note" if reply["internal"] else "ticket:reply"
             assert engine.check(principals[reply["author"]], did, resource), (t, reply)
@@ -158,6 +156,7 @@ async def test_groups_and_access_levels(app: FastAPI, settings: Settings) -> Non
             assert engine.check(principals[viewer], "ticket:read", resource)
     scoped = {m["user"] for m in memberships if m["ticket_access"] == "groups"}
     assert any(t["assigned_to"] in scoped for t in tickets)
+    assert 0 < sum(t["confidential"] for t in tickets) < len(tickets) // 10
 
 
 async def test_same_fields_as_the_models_write(
@@ -269,7 +268,8 @@ async def test_seeded_agents_see_what_their_access_level_reaches(
     app: FastAPI, settings: Settings, client: httpx.AsyncClient
 ) -> None:
     """Over HTTP, an agent of each access level lists exactly the tickets the level
-    reaches: the whole company, their groups' and those assigned to them, or only those."""
+    reaches: the whole company, their groups' and those assigned to them, or only those;
+    a confidential ticket only while it is assigned to them."""
     await seed_synthetic(_db(app, settings), TENANTS, TICKETS, USERS, progress=False)
     memberships = await _all(app, settings, "memberships")
     all_groups = await _all(app, settings, "groups")
@@ -288,9 +288,11 @@ async def test_seeded_agents_see_what_their_access_level_reaches(
             for t in tickets
             if t["company"] == company
             and (
-                level is None
-                or t["assigned_to"] == agent
-                or (level == "groups" and t["group"] in groups)
+                t["assigned_to"] == agent
+                or (
+                    (not t["confidential"] and (level is None or t["group"] in groups))
+                    and level != "assigned"
+                )
             )
         }
         assert expected, level
