@@ -490,7 +490,13 @@ class CheckOut(BaseModel):
     reasons: list[str]
     fields: list[list[str] | None] = Field(
         description="Per question: for an allowed update (`ticket:update`), the fields the "
-        "caller may change; otherwise null"
+        "caller may change; for an allowed create, those they may set beyond what anyone "
+        "who creates one sets; otherwise null"
+    )
+    values: list[dict[str, list[str]] | None] = Field(
+        description="Per question, with `fields`: for each field that takes one of a list of "
+        "values (a ticket's status, priority), the values the caller may set (only admins "
+        "set `urgent`)"
     )
 
 

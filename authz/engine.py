@@ -219,6 +219,39 @@ class Engine:
         plan = self.plan(principal, permission, resource.company)
         evaluate.authorize_write(plan, principal, resource, after, changes)
 
+    def allowed_values(
+        self,
+        principal: Principal,
+        resource: Resource,
+        fields: Iterable[str],
+        creating: bool = False,
+    ) -> dict[str, list[str]]:
+        """For each of `fields` that takes one of a list of values (its attribute declares
+        them), the values `principal` may set on `resource` (a new one when `creating`):
+        what the conditions on the written values leave (only admins set `urgent`)."""
+        rtype = self._types[resource.type]
+        permission = rtype.create if creating else rtype.update
+        if permission is None:
+            return {}
+        plan = self.plan(principal, permission, resource.company)
+        by_path = self._attribute_paths[rtype.name]
+        found: dict[str, list[str]] = {}
+        for name in sorted(fields):
+            attr = by_path.get(rtype.fields.get(name, ""))
+            if attr is None or not rtype.attributes[attr].values:
+                continue
+            values = rtype.attributes[attr].values
+            allowed = []
+            for value in values:
+                after = evaluate.overlay(resource, {}, {attr: value})
+                try:
+                    evaluate.authorize_write(plan, principal, resource, after, [name])
+                except Forbidden:
+                    continue
+                allowed.append(value)
+            found[name] = allowed
+        return found
+
     def after(self, resource: Resource, changes: Mapping[str, Any]) -> Resource:
         """`resource` as writing `changes` (the API's field names) would leave it."""
         rtype = self._types[resource.type]

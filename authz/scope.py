@@ -151,10 +151,12 @@ class Question:
 class Answer:
     """The decision on one `Question`; for an allowed update (the resource type's `update`
     permission), the fields the caller may change with it, and for an allowed create, the
-    fields the caller may set beyond what anyone who creates one gives."""
+    fields the caller may set beyond what anyone who creates one gives; and for those of
+    them that take one of a list of values, the values the caller may set."""
 
     decision: Decision
     fields: frozenset[str] | None = None
+    values: Mapping[str, list[str]] | None = None
 
 
 class Scope:
@@ -270,11 +272,16 @@ class Scope:
             decision = self.engine.check_every(self.principal, q.permission, resource.company)
         else:
             decision = self.check(q.permission, resource)
-        if decision.allowed and q.permission == rtype.update:
-            return Answer(decision, self.engine.writable_fields(self.principal, resource))
-        if decision.allowed and q.permission == rtype.create:
-            return Answer(decision, self.engine.settable_fields(self.principal, resource))
-        return Answer(decision)
+        if not decision.allowed or q.permission not in (rtype.update, rtype.create):
+            return Answer(decision)
+        creating = q.permission == rtype.create
+        if creating:
+            fields = self.engine.settable_fields(self.principal, resource)
+            offered = fields | rtype.create_fields
+        else:
+            fields = offered = self.engine.writable_fields(self.principal, resource)
+        values = self.engine.allowed_values(self.principal, resource, offered, creating)
+        return Answer(decision, fields, values)
 
     def _type_of(self, permission: str) -> str | None:
         name = permission.partition(":")[0]

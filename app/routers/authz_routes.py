@@ -57,4 +57,5 @@ async def check(body: CheckBatchIn, caller: CallerDep) -> CheckOut:
         results=[a.decision.allowed for a in answers],
         reasons=[a.decision.reason for a in answers],
         fields=[sorted(a.fields) if a.fields is not None else None for a in answers],
+        values=[dict(a.values) if a.values is not None else None for a in answers],
     )

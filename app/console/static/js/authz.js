@@ -18,13 +18,14 @@ function key(permission, id) {
 
 /** The engine's answers for one page view. */
 export class Answers {
-  constructor(questions = [], results = [], reasons = [], fields = []) {
+  constructor(questions = [], results = [], reasons = [], fields = [], values = []) {
     this.byKey = new Map();
     questions.forEach((q, i) => {
       this.byKey.set(key(q.permission, q.resourceId ?? q.companyId), {
         allowed: results[i] === true,
         reason: reasons[i] ?? "",
         fields: fields[i] ?? [],
+        values: values[i] ?? {},
       });
     });
   }
@@ -34,9 +35,16 @@ export class Answers {
     return this.byKey.get(key(permission, id))?.allowed === true;
   }
 
-  /** For an allowed "ticket:update": the fields the caller may change. */
+  /** For an allowed "ticket:update" (or "ticket:create"): the fields the caller may set. */
   fields(permission, id) {
     return new Set(this.byKey.get(key(permission, id))?.fields ?? []);
+  }
+
+  /** For the same: of `choices` ([value, label] pairs of one field), those the caller may
+   * set (all of them when the engine names no limit for the field). */
+  choices(permission, id, field, choices) {
+    const allowed = this.byKey.get(key(permission, id))?.values?.[field];
+    return allowed ? choices.filter(([value]) => allowed.includes(value)) : choices;
   }
 
   /** The engine's reason for its answer, as the audit log would word it. */
@@ -52,6 +60,7 @@ export async function ask(questions) {
   const results = [];
   const reasons = [];
   const fields = [];
+  const values = [];
   for (let start = 0; start < unique.length; start += BATCH) {
     const batch = unique.slice(start, start + BATCH);
     const checks = batch.map((q) => {
@@ -64,6 +73,7 @@ export async function ask(questions) {
     results.push(...answer.results);
     reasons.push(...answer.reasons);
     fields.push(...(answer.fields ?? batch.map(() => null)));
+    values.push(...(answer.values ?? batch.map(() => null)));
   }
-  return new Answers(unique, results, reasons, fields);
+  return new Answers(unique, results, reasons, fields, values);
 }

@@ -1,7 +1,7 @@
-// Open a ticket, in any company where the engine allows ticket:create (asked by the
-// navigation for every company). Where the caller may also choose a ticket's group (an
-// allowed company-wide ticket:update whose fields include group_id) and read the groups,
-// the form offers the group at once.
+// Open a ticket, in any company where the engine allows ticket:create (asked for every
+// company). What the form offers beyond subject, description and priority comes with that
+// answer: the fields the caller may set (a group, if they may also read the groups;
+// "confidential", for admins), and the priorities they may choose.
 
 import { ApiError, api } from "../api.js";
 import { question } from "../authz.js";
@@ -22,7 +22,7 @@ export async function load() {
 
 export function questions(ctx) {
   return ctx.me.memberships.flatMap((m) => [
-    question("ticket:update", { companyId: m.company_id }),
+    question("ticket:create", { companyId: m.company_id }),
     question("group:read", { companyId: m.company_id }),
   ]);
 }
@@ -41,19 +41,27 @@ export async function render(ctx, _data, answers) {
     companies.some((m) => m.company_id === preferred) ? preferred : companies[0].company_id);
   const subject = h("input", { name: "subject", maxlength: "200", autocomplete: "off" });
   const description = h("textarea", { name: "description", rows: "6", maxlength: "10000" });
-  const priority = select({ name: "priority" }, PRIORITIES, "normal");
+  const priority = h("select", { name: "priority" });
+  const confidential = h("input", { type: "checkbox", name: "confidential" });
+  const confidentialField = h("label", { class: "check" }, confidential,
+    " Confidential: read only by admins, its assignee, its creator and those it is shared with");
   const groups = await new Groups().load(companies.map((m) => m.company_id), answers);
   const group = h("select", { name: "group_id" });
   const groupField = field("Group", group, "Agents whose ticket access is “Their groups” see the tickets of their groups.");
   // The group field follows the chosen company: shown where its groups may be chosen.
-  function offerGroups() {
-    const choosable = answers.fields("ticket:update", company.value).has("group_id") && groups.of(company.value);
+  function offerFields() {
+    const settable = answers.fields("ticket:create", company.value);
+    const choosable = settable.has("group_id") && groups.of(company.value);
     groupField.hidden = !choosable;
     replace(group, h("option", { value: "" }, "No group"),
       (choosable || []).map((g) => h("option", { value: g.id }, g.name)));
+    confidentialField.hidden = !settable.has("confidential");
+    if (confidentialField.hidden) confidential.checked = false;
+    replace(priority, answers.choices("ticket:create", company.value, "priority", PRIORITIES)
+      .map(([value, text]) => h("option", { value, selected: value === "normal" }, text)));
   }
-  company.addEventListener("change", offerGroups);
-  offerGroups();
+  company.addEventListener("change", offerFields);
+  offerFields();
   const submit = h("button", { type: "submit", "data-action": "ticket:create" }, "Open ticket");
   const form = h("form", { class: "card new-ticket", "aria-labelledby": "new-title", novalidate: true },
     companies.length > 1 ? field("Company", company) : h("p", {}, "In ", h("strong", {}, companies[0].company_name)),
@@ -61,6 +69,7 @@ export async function render(ctx, _data, answers) {
     field("Description", description),
     field("Priority", priority),
     groupField,
+    confidentialField,
     problem,
     submit);
   form.addEventListener("submit", (event) => {
@@ -74,6 +83,7 @@ export async function render(ctx, _data, answers) {
           description: description.value.trim(),
           priority: priority.value,
           ...(group.value ? { group_id: group.value } : {}),
+          ...(confidential.checked ? { confidential: true } : {}),
         });
         ctx.toast(`Ticket #${ticket.number} opened.`);
         ctx.navigate(`#/tickets/${ticket.id}`);

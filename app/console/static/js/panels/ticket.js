@@ -79,7 +79,9 @@ async function stillReadable(ticket) {
   }
 }
 
-function editForm(ticket, writable, ctx, people, groups) {
+function editForm(ticket, answers, ctx, people, groups) {
+  const writable = answers.fields("ticket:update", ticket.id);
+  const choices = (name, list) => answers.choices("ticket:update", ticket.id, name, list);
   const problem = alertBox();
   const controls = {};
   const fields = [];
@@ -92,11 +94,15 @@ function editForm(ticket, writable, ctx, people, groups) {
     fields.push(field("Description", controls.description));
   }
   if (writable.has("status")) {
-    controls.status = select({ name: "status" }, STATUSES, ticket.status);
+    controls.status = select({ name: "status" }, choices("status", STATUSES), ticket.status);
     fields.push(field("Status", controls.status));
   }
   if (writable.has("priority")) {
-    controls.priority = select({ name: "priority" }, PRIORITIES, ticket.priority);
+    // The engine names the priorities this caller may set (only admins set "urgent"); the
+    // ticket's own stays shown.
+    const offered = choices("priority", PRIORITIES);
+    if (!offered.some(([v]) => v === ticket.priority)) offered.push(PRIORITIES.find(([v]) => v === ticket.priority));
+    controls.priority = select({ name: "priority" }, offered, ticket.priority);
     fields.push(field("Priority", controls.priority));
   }
   if (writable.has("assigned_to")) {
@@ -109,6 +115,15 @@ function editForm(ticket, writable, ctx, people, groups) {
     controls.group_id = select({ name: "group_id" }, groupOptions(groups, ticket), ticket.group_id ?? "");
     fields.push(field("Group", controls.group_id, "Agents whose ticket access is “Their groups” see the tickets of their groups."));
   }
+  if (writable.has("confidential")) {
+    controls.confidential = h("input", { type: "checkbox", name: "confidential" });
+    controls.confidential.checked = ticket.confidential;
+    fields.push(h("label", { class: "check" }, controls.confidential,
+      " Confidential: read only by admins, its assignee, its creator and those it is shared with"));
+  }
+  if (ticket.status === "resolved" && writable.size === 1 && writable.has("status")) {
+    fields.push(h("p", { class: "muted" }, "This ticket is resolved: reopen it to change anything else."));
+  }
   const save = h("button", { type: "submit", "data-action": "ticket:update" }, "Save changes");
   const form = h("form", { class: "card edit", "aria-labelledby": "edit-title", novalidate: true },
     h("h2", { id: "edit-title" }, "Update"), fields, problem, save);
@@ -116,6 +131,10 @@ function editForm(ticket, writable, ctx, people, groups) {
     event.preventDefault();
     const changes = {};
     for (const [name, control] of Object.entries(controls)) {
+      if (name === "confidential") {
+        if (control.checked !== ticket.confidential) changes.confidential = control.checked;
+        continue;
+      }
       const before = ticket[name] ?? "";
       const after = name === "subject" || name === "description" ? control.value.trim() : control.value;
       if (after === before || (name === "assigned_to" && after === "")) continue;
@@ -127,7 +146,7 @@ function editForm(ticket, writable, ctx, people, groups) {
     }
     busy(save, () => attempt(problem, async () => {
       await api("PATCH", `/tickets/${ticket.id}`, changes);
-      if (("group_id" in changes || "assigned_to" in changes) && !(await stillReadable(ticket))) {
+      if (("group_id" in changes || "assigned_to" in changes || "confidential" in changes) && !(await stillReadable(ticket))) {
         ctx.toast(`Ticket #${ticket.number} saved. It is now outside your ticket access.`);
         ctx.navigate("#/tickets");
         return;
@@ -246,7 +265,7 @@ export async function render(ctx, ticket, answers) {
   const company = ctx.companies.get(ticket.company_id)?.company_name ?? "";
   const side = [];
   if (answers.allows("ticket:update", ticket.id)) {
-    side.push(editForm(ticket, answers.fields("ticket:update", ticket.id), ctx, people, groups));
+    side.push(editForm(ticket, answers, ctx, people, groups));
   }
   if (answers.allows("ticket:share", ticket.id)) side.push(sharing(ticket, ctx, people));
   return h("article", { class: "page ticket", "data-ticket": ticket.id },
@@ -256,7 +275,8 @@ export async function render(ctx, ticket, answers) {
       answers.allows("ticket:delete", ticket.id) ? deletion(ticket, ctx) : null),
     h("p", { class: "ticket-badges" },
       h("span", { class: `badge status-${ticket.status}` }, label(STATUSES, ticket.status)),
-      h("span", { class: `badge priority-${ticket.priority}` }, `${label(PRIORITIES, ticket.priority)} priority`)),
+      h("span", { class: `badge priority-${ticket.priority}` }, `${label(PRIORITIES, ticket.priority)} priority`),
+      ticket.confidential ? h("span", { class: "badge confidential", "data-confidential": "true" }, "Confidential") : null),
     h("div", { class: "ticket-grid" },
       h("div", { class: "ticket-main" },
         h("section", { class: "card description", "aria-label": "Description" }, h("p", {}, ticket.description)),

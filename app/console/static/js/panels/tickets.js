@@ -57,7 +57,8 @@ function row(ticket, ctx, people, groups) {
       h("span", { class: "ticket-meta" }, `${company}${group} · ${assignee} · updated `, when(ticket.updated_at)),
       h("span", { class: "ticket-badges" },
         badge("status", ticket.status, STATUSES),
-        badge("priority", ticket.priority, PRIORITIES))));
+        badge("priority", ticket.priority, PRIORITIES),
+        ticket.confidential ? h("span", { class: "badge confidential" }, "Confidential") : null)));
 }
 
 export async function render(ctx, firstPage, answers) {
