@@ -24,7 +24,8 @@ async def other(browser: Browser, console_url: str) -> AsyncIterator[UI]:
 
 
 async def edit_fields(ui: UI) -> list[str]:
-    return await ui.page.locator("form.edit [name]").evaluate_all("els => els.map(e => e.name)")
+    names = await ui.page.locator("form.edit [name]").evaluate_all("els => els.map(e => e.name)")
+    return [str(n) for n in names]
 
 
 async def test_a_confidential_ticket_leaves_the_agents_list_until_it_is_his(
