@@ -398,7 +398,7 @@ def _compare(tree: Compare, ctx: Context) -> Meaning:
     if kind in ("relation", "parent"):
         return _relation(kind, name, path, op, right, ctx, tree.at, str(left).startswith("new."))
     assert attribute is not None  # noqa: S101 - an attribute subject has its declaration
-    value = _attribute_value(attribute, name, op, right, tree.at)
+    value = _attribute_value(attribute, name, op, right, right.at)  # where the value is
     if attribute.type == "bool":
         # false and missing are one: `x == true` or its negation, as MongoDB's `$ne: true`
         truth = value is True

@@ -7,7 +7,9 @@ left over from a lost membership). For every user of a world:
 - every ticket and action through `/pdp/allowed/bulk` equals `Engine.check`, and the REST
   API: `/authz/check` for every action, `GET /tickets` for read, an empty `PATCH` for update;
 - every company and action without a key equals `/authz/check`'s company-level answer;
-- the tickets readable from `/pdp/user-permissions` are exactly `GET /tickets`.
+- the tickets readable from `/pdp/user-permissions` are exactly `GET /tickets`, and for
+  every ticket and action, the graph (its `__tenant` entry or the ticket's own) holds the
+  permission exactly when `Engine.check` allows it: the plans rendered.
 """
 
 from typing import Any
@@ -54,6 +56,27 @@ async def pdp_bulk(client: httpx.AsyncClient, queries: list[dict[str, Any]]) -> 
 
 def ask(user: str, action: str, **resource: str) -> dict[str, Any]:
     return {"user": {"key": user}, "action": action, "resource": {"type": "Ticket", **resource}}
+
+
+async def graph_is_the_plans(
+    client: httpx.AsyncClient, key: str, principal: Any, tickets: list[dict[str, Any]]
+) -> None:
+    """Every ticket's permissions in the Permit graph are the engine's."""
+    engine = default_engine()
+    r = await client.post("/pdp/user-permissions", json={"user": {"key": key}}, headers=KEY)
+    graph = r.json()
+
+    def granted(entry: str, permission: str) -> bool:
+        return permission in graph.get(entry, {}).get("permissions", [])
+
+    for t in tickets:
+        resource = engine.resource_of("ticket", t)
+        for action in ACTIONS[:-1]:
+            permission = f"ticket:{action}"
+            shown = granted(f"__tenant:{t['company']}", permission) or granted(
+                f"ticket:{t['_id']}", permission
+            )
+            assert shown is engine.check(principal, permission, resource).allowed, permission
 
 
 async def pdp_readable(
@@ -131,6 +154,7 @@ async def test_pdp_answers_are_the_rest_apis(
 
             # The graph.
             assert await pdp_readable(client, key, tickets) == listed
+            await graph_is_the_plans(client, key, principal, tickets)
     finally:
         await clear()
         await User.get_pymongo_collection().delete_many({})

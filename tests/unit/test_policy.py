@@ -2,6 +2,7 @@
 
 import copy
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from bson import ObjectId
 
 from authz.engine import Engine, Principal, Resource, ResourceRoles, default_engine
 from authz.errors import Forbidden, InvalidInput, NotFound
-from authz.policy import DEFAULT_POLICY_PATH, PolicyError, parse_policy
+from authz.policy import DEFAULT_POLICY_PATH, PolicyError, load_policy, parse_policy
 
 RAW = tomllib.loads(DEFAULT_POLICY_PATH.read_text())
 
@@ -58,6 +59,32 @@ def mutated(change: Any) -> dict[str, Any]:
         (
             lambda r: r["instance_roles"]["group#member"].pop("most_per_member"),
             "must declare most_per_member",
+        ),
+        # conditions: unknown names, values a field cannot take, shapes no filter expresses
+        (
+            lambda r: r["conditions"]["resolved"].update(when="stattus != 'resolved'"),
+            "no attribute",
+        ),
+        (lambda r: r["conditions"]["resolved"].update(when="status != 'closed'"), "no value"),
+        (lambda r: r["conditions"]["resolved"].update(when="status < 'open'"), "==, != or in"),
+        (lambda r: r["conditions"]["resolved"].update(when="status == priority"), "not with"),
+        (lambda r: r["conditions"]["resolved"].update(when="status == 'open' or"), "expected"),
+        (lambda r: r["conditions"]["resolved"].update(when="created_at > 'x'"), "with now"),
+        (lambda r: r["conditions"]["resolved"].update(when="assignee > caller"), "== or !="),
+        (lambda r: r["conditions"]["resolved"].update(when="viewer == null"), "many users"),
+        (lambda r: r["conditions"]["resolved"].update(when="caller.role == 'boss'"), "one of"),
+        (lambda r: r["conditions"]["confidential"].update(when="new.status == 'open'"), "`new.`"),
+        (lambda r: r["conditions"]["confidential"].update(roles=["owner"]), "no role"),
+        (lambda r: r["conditions"]["resolved"].update(fields=["number"]), "may only name"),
+        (
+            lambda r: r["conditions"]["confidential"].update(permissions=["ticket:create"]),
+            "before the ticket exists",
+        ),
+        (
+            lambda r: r["conditions"]["confidential"].update(
+                permissions=["ticket:read", "group:read"]
+            ),
+            "of one resource type",
         ),
     ],
 )
@@ -234,3 +261,16 @@ def test_at_most_orders_roles_and_levels() -> None:
     assert not engine.at_most("agent", "groups", "agent", "assigned")
     assert engine.at_most("customer", None, "agent", "assigned")
     assert engine.at_most("agent", "all", "agent", None), "all is the default"
+
+
+def test_a_condition_error_names_its_line(tmp_path: Path) -> None:
+    text = DEFAULT_POLICY_PATH.read_text().replace("status != 'resolved'", "status != 'resolvd'")
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if "'resolvd'" in ln)
+    with pytest.raises(PolicyError) as refused:
+        load_policy(path)
+    assert str(refused.value).startswith(f"line {line}: conditions.resolved.when: at column 11")
+    assert "status has no value 'resolvd' (it may be: open, in-progress, resolved)" in str(
+        refused.value
+    )

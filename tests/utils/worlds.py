@@ -2,8 +2,8 @@
 
 Users in none, one or several companies with random roles (agents with random access
 levels), groups and who is in them, tickets (some in a group, some assigned, some in a
-group of another company), shares (some left over from a lost membership), and moves of
-tickets to another group. `write` stores one the way the API would have, copies of each
+group of another company; any status and priority, some confidential), shares (some left
+over from a lost membership), and moves of tickets to another group. `write` stores one the way the API would have, copies of each
 user's facts included.
 """
 
@@ -16,6 +16,8 @@ from app.services.user_facts import rebuild
 from models import Company, Group, Membership, Ticket, User, utcnow
 
 ROLE_CHOICES = (None, None, "admin", "agent", "customer", "customer")
+STATUSES = ("open", "in-progress", "resolved")
+PRIORITIES = ("low", "normal", "high", "urgent")
 LEVEL_CHOICES = (None, "all", "groups", "assigned")
 
 
@@ -55,6 +57,9 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
                 st.integers(0, n_users - 1),
                 maybe_group,
                 st.none() | st.integers(0, n_users - 1),
+                st.sampled_from(STATUSES),
+                st.booleans(),  # confidential
+                st.sampled_from(PRIORITIES),
             ),
             max_size=10,
         )
@@ -145,8 +150,9 @@ async def write(world: dict[str, Any]) -> tuple[list[ObjectId], list[dict[str, A
             "number": n,
             "subject": "s",
             "description": "d",
-            "status": "open",
-            "priority": "normal",
+            "status": status,
+            "priority": priority,
+            "confidential": confidential,
             "created_by": users[u],
             "assigned_to": users[a] if a is not None else None,
             "group": groups[g][0] if g is not None else None,
@@ -157,7 +163,7 @@ async def write(world: dict[str, Any]) -> tuple[list[ObjectId], list[dict[str, A
             "created_at": now,
             "updated_at": now,
         }
-        for n, (c, u, g, a) in enumerate(_tickets(world), start=1)
+        for n, (c, u, g, a, status, confidential, priority) in enumerate(_tickets(world), 1)
     ]
     if tickets:
         await Ticket.get_pymongo_collection().insert_many(tickets)
@@ -182,10 +188,14 @@ async def write(world: dict[str, Any]) -> tuple[list[ObjectId], list[dict[str, A
     return users, tickets
 
 
-def _tickets(world: dict[str, Any]) -> list[tuple[int, int, int | None, int | None]]:
-    """(company, creator, group, assignee) of each ticket; older worlds name only the first
-    two."""
-    return [(*t, None, None)[:4] for t in world["tickets"]]
+Drawn = tuple[int, int, int | None, int | None, str, bool, str]
+
+
+def _tickets(world: dict[str, Any]) -> list[Drawn]:
+    """(company, creator, group, assignee, status, confidential, priority) of each ticket;
+    a world written by hand may name only the first two."""
+    defaults = (None, None, "open", False, "normal")
+    return [(*t, *defaults[len(t) - 2 :])[:7] for t in world["tickets"]]
 
 
 async def move(world: dict[str, Any], tickets: list[dict[str, Any]]) -> None:
