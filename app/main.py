@@ -18,6 +18,7 @@ from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
 from app.oidc import IdentityProvider
 from app.openapi import document_common_errors
+from app.policy_names import PolicyNames, name_in_openapi
 from app.routers import (
     auth,
     authz_routes,
@@ -134,13 +135,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     default_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
-        return app.openapi_schema or document_common_errors(default_openapi())
+        if app.openapi_schema is None:
+            spec = document_common_errors(default_openapi())
+            app.openapi_schema = name_in_openapi(spec, app.state.engine)
+        return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    app.add_middleware(PolicyNames, engine=app.state.engine)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,

@@ -4,7 +4,6 @@ Every request model forbids unknown fields (a body cannot smuggle `company_id` o
 `created_by` into a write) and bounds every string and list.
 """
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
@@ -23,7 +22,9 @@ from pydantic import (
     model_validator,
 )
 
-from authz.engine import default_engine
+# An access level, a tenant role, a resource type: the names the running app's policy
+# declares (authz/policy.toml is the one place they are).
+from app.policy_names import AccessShown, ResourceType, Role, RoleShown, TicketAccess
 from models import Priority, Status
 
 ObjectIdStr = Annotated[
@@ -49,26 +50,6 @@ def _hex_id(value: object) -> str:
     raise ValueError("must be a 24-hex id")
 
 
-def _one_of(names: Sequence[str]) -> AfterValidator:
-    """Accept only `names` (declared in the policy), listing them in order when refusing."""
-
-    def declared(name: str) -> str:
-        if name not in names:
-            raise ValueError(f"must be one of: {', '.join(names)}")
-        return name
-
-    return AfterValidator(declared)
-
-
-_LEVELS = list(default_engine().policy.access_levels)
-_ROLES = sorted(default_engine().roles)
-_TYPES = sorted(default_engine().policy.resource_types)
-
-# An access level (`ticket_access` of a membership), declared in the policy.
-TicketAccess = Annotated[str, _one_of(_LEVELS), WithJsonSchema({"type": "string", "enum": _LEVELS})]
-
-# A tenant role: the policy (authz/policy.toml) is the one place roles are declared.
-Role = Annotated[str, _one_of(_ROLES), WithJsonSchema({"type": "string", "enum": _ROLES})]
 Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(str.lower)]
 Password = Annotated[str, Field(min_length=10, max_length=256)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
@@ -164,8 +145,8 @@ class MembershipOut(Output):
 
     company_id: Id
     company_name: str
-    role: Role
-    ticket_access: TicketAccess
+    role: RoleShown
+    ticket_access: AccessShown | None
 
 
 class MeOut(UserOut):
@@ -197,7 +178,7 @@ class CompanyOut(Output):
 
     id: Id
     name: str
-    role: Role
+    role: RoleShown
 
 
 class MemberIn(Input):
@@ -235,8 +216,8 @@ class MemberOut(Output):
     user_id: Id
     username: str
     email: str
-    role: Role
-    ticket_access: TicketAccess
+    role: RoleShown
+    ticket_access: AccessShown | None
 
 
 # -- invitations and the identity provider --------------------------------------------------
@@ -261,7 +242,7 @@ class InvitationOut(BaseModel):
     id: str
     company_id: str
     email: str
-    role: Role
+    role: RoleShown
     status: InvitationStatus
     created_by: str
     created_at: datetime
@@ -426,7 +407,6 @@ class ViewerOut(Output):
 # -- authz -----------------------------------------------------------------------------------
 
 
-ResourceType = Annotated[str, _one_of(_TYPES), WithJsonSchema({"type": "string", "enum": _TYPES})]
 PermissionName = Annotated[
     str,
     StringConstraints(min_length=3, max_length=80, pattern=r"^[a-z_]+:[a-z_-]+$"),

@@ -80,14 +80,20 @@ class Engine:
             return None
         return self.level_of(role, principal.levels.get(company))
 
-    def level_of(self, role: str, stored: str | None) -> str:
-        """The access level a membership has: the stored one, else the role's default."""
-        return stored or self.planner.default_level[role]
+    def level_of(self, role: str, stored: str | None) -> str | None:
+        """The access level a membership has: the stored one, else the role's default
+        (None for a role the policy does not declare)."""
+        return stored or self.planner.default_level.get(role)
 
     def level_for(self, role: str, asked: str | None, current: str | None) -> str | None:
         """The access level to store for a member with `role` (None: the role's default):
         the one asked for (`InvalidInput` if the role does not allow it), else the current
         one while the role allows it."""
+        if role not in self.policy.roles:
+            raise InvalidInput(
+                f"role '{role}' is not declared by the policy: give the member a role first",
+                loc=("body", "role"),
+            )
         allowed = self.policy.roles[role].access
         if asked is not None and asked not in allowed:
             raise InvalidInput(
@@ -111,9 +117,10 @@ class Engine:
         """Whether a member with `role` (at access `level`) can do no more, anywhere in the
         company, than one with `than_role` (at `than_level`): fewer or the same permissions,
         reaching no further, narrowed by at least the same conditions."""
-        if not self._role_permissions[role] <= self._role_permissions[than_role]:
+        granted = self._role_permissions.get(role, frozenset())  # an undeclared role: none
+        if not granted <= self._role_permissions.get(than_role, frozenset()):
             return False
-        for permission in self._role_permissions[role]:
+        for permission in granted:
             mine = self.planner.plan(role, level, permission)
             theirs = self.planner.plan(than_role, than_level, permission)
             if theirs.through is not None and (
@@ -196,10 +203,10 @@ class Engine:
     def settable_fields(self, principal: Principal, resource: Resource) -> frozenset[str]:
         """The fields of its type `principal` may set when creating a resource in
         `resource.company`, beyond what anyone who creates one sets: their role's."""
-        role = principal.roles.get(resource.company)
+        role = self.policy.roles.get(principal.roles.get(resource.company, ""))
         if role is None:
             return frozenset()
-        return self.policy.roles[role].writable_fields.get(resource.type, frozenset())
+        return role.writable_fields.get(resource.type, frozenset())
 
     def authorize_write(
         self,
@@ -320,6 +327,15 @@ class Engine:
             if irole.granted_with == permission:
                 return irole
         raise LookupError(f"no instance role is granted with {permission}")
+
+    def many_relations(self) -> list[tuple[str, str, str]]:
+        """Every many-valued relation of the policy: (resource type, its tenant path, the
+        relation's path), the places a member holds in their company's resources."""
+        return [
+            (name, rtype.tenant, rtype.relations[relation])
+            for name, rtype in self._types.items()
+            for relation in rtype.many
+        ]
 
     def instance_roles(self, resource_type: str) -> tuple[InstanceRole, ...]:
         """The instance roles held on resources of `resource_type`."""

@@ -50,7 +50,7 @@ def permission_graph(
         },
     }
     for company, role in principal.roles.items():
-        if wanted is None or company in wanted:
+        if role in policy.roles and (wanted is None or company in wanted):
             graph["companies"][str(company)] = _company(engine, principal, company, role)
     for rid, held in principal.resource_roles.items():
         if held.company not in principal.roles:

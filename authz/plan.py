@@ -117,6 +117,8 @@ class Planner:
     def _build(self, role: str | None, level: str | None, permission: str) -> Plan:
         resource_type = permission.partition(":")[0]
         rtype = self.policy.resource_types.get(resource_type)
+        if role not in self.policy.roles:  # a role a policy no longer declares: no rights
+            role = None
         if role is None or rtype is None or permission not in self.policy.permissions:
             known = rtype is not None and permission in self.policy.permissions
             return Plan(permission, resource_type, "denied", (), role, level, known=known)

@@ -19,7 +19,7 @@ from app.config import Settings
 from app.console import STATIC
 from app.demo import PASSWORD, present_personas
 from app.deps import DatabaseDep
-from app.schemas import Role
+from app.policy_names import Role
 
 # The page runs only its own files and talks only to its own origin: no inline script or
 # style, no third-party host, no framing.

@@ -226,18 +226,11 @@ async def release(
     tickets shared with them, the groups they are in): one targeted write per collection,
     on the `{company, <relation>}` indexes. Only the member themselves lose their places."""
     classes = shipped_classes(engine)
-    for name, rtype in engine.policy.resource_types.items():
-        for relation in rtype.many:
-            path = rtype.relations[relation]
-            await (
-                classes[name]
-                .get_pymongo_collection()
-                .update_many(
-                    {rtype.tenant: company_id, path: user_id},
-                    {"$pull": {path: user_id}},
-                    session=session,
-                )
-            )
+    for name, tenant, path in engine.many_relations():
+        coll = classes[name].get_pymongo_collection()
+        await coll.update_many(
+            {tenant: company_id, path: user_id}, {"$pull": {path: user_id}}, session=session
+        )
 
 
 async def _owners_changing(company_id: ObjectId, unit: Unit) -> None:

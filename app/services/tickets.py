@@ -82,9 +82,9 @@ async def update_ticket(scope: Scope, ticket_id: ObjectId, changes: dict[str, An
     company = target.resource.company
     if changes.get("group_id") is not None:
         await group_of_company(company, changes["group_id"])
-    after = scope.engine.after(target.resource, changes)
-    assignee = after.relations.get("assignee")
+    assignee = changes["assigned_to"] if "assigned_to" in changes else target.doc.assigned_to
     if assignee is not None and ("assigned_to" in changes or "group_id" in changes):
+        after = scope.engine.after(target.resource, changes)
         await _may_hold(scope, after, assignee, moved="assigned_to" not in changes)
     ticket = await scope.update(target, changes)
     scope.record(target.resource, target.decision)

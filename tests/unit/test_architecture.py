@@ -120,3 +120,53 @@ def _imports_full(path: Path) -> set[str]:
         elif isinstance(node, ast.Import):
             names |= {a.name for a in node.names}
     return {part for name in names for part in name.split(".")}
+
+
+# Services apply the engine's decisions; they never make one of their own. The PDP's
+# service names the policy's types and actions to parse questions, and decides nothing.
+DECIDING = {"writable_fields", "settable_fields", "parent_scoped", "reach_filter"}
+POLICY_NAMES = {"admin", "agent", "customer", "viewer", "member", "creator", "assignee"}
+
+
+def decides(source: str) -> list[str]:
+    """Lines of service code that read the raw policy, ask a field decision instead of
+    having the write authorized, or spell a role or relation name of the policy."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "policy":
+            found.append(f"line {node.lineno}: reads the raw policy")
+        if isinstance(node, ast.Attribute) and node.attr in DECIDING:
+            found.append(f"line {node.lineno}: decides fields itself ({node.attr})")
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+            and (node.value in POLICY_NAMES or "#" in node.value)
+        ):
+            found.append(f"line {node.lineno}: names {node.value!r}, the policy's to name")
+    return found
+
+
+def test_services_apply_decisions_rather_than_make_them() -> None:
+    offenders = {
+        path.name: problems
+        for path in sorted((ROOT / "app" / "services").glob("*.py"))
+        if path.name != "pdp.py" and (problems := decides(path.read_text()))
+    }
+    assert offenders == {}
+
+
+def test_the_service_check_catches_a_decision() -> None:
+    bad = (
+        'def f(scope):\n    if "group_id" in scope.engine.policy.roles["agent"].x:\n        pass\n'
+    )
+    assert sorted(decides(bad)) == [
+        "line 2: names 'agent', the policy's to name",
+        "line 2: reads the raw policy",
+    ]
