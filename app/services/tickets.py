@@ -82,7 +82,7 @@ async def update_ticket(scope: Scope, ticket_id: ObjectId, changes: dict[str, An
     company = target.resource.company
     if changes.get("group_id") is not None:
         await group_of_company(company, changes["group_id"])
-    assignee = changes["assigned_to"] if "assigned_to" in changes else target.doc.assigned_to
+    assignee = changes.get("assigned_to", target.doc.assigned_to)
     if assignee is not None and ("assigned_to" in changes or "group_id" in changes):
         after = scope.engine.after(target.resource, changes)
         await _may_hold(scope, after, assignee, moved="assigned_to" not in changes)

@@ -3,8 +3,8 @@
 Users in none, one or several companies with random roles (agents with random access
 levels), groups and who is in them, tickets (some in a group, some assigned, some in a
 group of another company; any status and priority, some confidential), shares (some left
-over from a lost membership), and moves of tickets to another group. `write` stores one the way the API would have, copies of each
-user's facts included.
+over from a lost membership), and moves of tickets to another group. `write` stores one
+the way the API would have, copies of each user's facts included.
 """
 
 from typing import Any
