@@ -521,3 +521,25 @@ def names_new(meaning: Meaning) -> bool:
     if isinstance(meaning, Not):
         return names_new(meaning.item)
     return any(names_new(m) for m in meaning.items)
+
+
+MAX_BRANCHES = 64
+"""Filter branches one company's plan may compile to: a condition that could need more is
+refused when the policy loads, and a plan that would is refused rather than sent."""
+
+
+def branches_at_most(meaning: Meaning, negated: bool = False) -> int:
+    """How many filter branches `meaning` can compile to (its disjunctive form, negations
+    pushed down to the comparisons): an `or` adds its items' counts, an `and` multiplies
+    them."""
+    if isinstance(meaning, Term):
+        return 1
+    if isinstance(meaning, Not):
+        return branches_at_most(meaning.item, not negated)
+    counts = [branches_at_most(m, negated) for m in meaning.items]
+    if isinstance(meaning, AnyOf) != negated:  # an `or`, or a negated `and`
+        return sum(counts)
+    product = 1
+    for count in counts:
+        product *= count
+    return product

@@ -139,9 +139,12 @@ class Engine:
 
     def check(self, principal: Principal, permission: str, resource: Resource) -> Decision:
         """Decide whether `principal` holds `permission` on `resource`."""
-        return evaluate.check(
-            self.plan(principal, permission, resource.company), principal, resource
-        )
+        company = resource.company
+        role = principal.roles.get(company)
+        if role is None:  # the common refusal, decided before any plan is looked up
+            return Decision(False, permission, evaluate.NOT_MEMBER, principal.user_id, company)
+        level = principal.levels.get(company) if principal.levels else None
+        return evaluate.check(self.planner.plan(role, level, permission), principal, resource)
 
     def bulk_check(
         self, principal: Principal, requests: Iterable[tuple[str, Resource]]

@@ -58,8 +58,9 @@ class Lister(Protocol):
 def conjoin(*clauses: Mapping[str, Any] | None) -> dict[str, Any]:
     """AND MongoDB filters, flattened into one document where their keys do not collide.
 
-    Top-level keys of a filter are already ANDed, and servers push flat equality down
-    more readily than `$and` (FerretDB pushes down no `$`-operator at the top level).
+    Top-level keys of a filter are already ANDed; one flat document keeps the query shape
+    (and its plan-cache entry) the same whether the clauses came as one filter or several,
+    and reads as the index it is served by.
     """
     merged: dict[str, Any] = {}
     clashing: list[dict[str, Any]] = []

@@ -18,13 +18,21 @@ from typing import Any
 
 from bson import ObjectId
 
-from authz.conditions import NEGATED, AllOf, AnyOf, Caller, Held, Meaning, Not, NowPlus, Term
+from authz.conditions import (
+    MAX_BRANCHES,
+    NEGATED,
+    AllOf,
+    AnyOf,
+    Caller,
+    Held,
+    Meaning,
+    Not,
+    NowPlus,
+    Term,
+)
 from authz.evaluate import held_ids
 from authz.model import Principal
 from authz.plan import Branch, Plan
-
-MAX_BRANCHES = 64
-"""Branches one company's plan may compile to; more is refused rather than sent."""
 
 _OPERATOR = {
     "ne": "$ne", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte",

@@ -25,7 +25,16 @@ from pydantic import (
     model_validator,
 )
 
-from authz.conditions import ConditionError, Context, Meaning, names_new, parse, resolve
+from authz.conditions import (
+    MAX_BRANCHES,
+    ConditionError,
+    Context,
+    Meaning,
+    branches_at_most,
+    names_new,
+    parse,
+    resolve,
+)
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
 
@@ -270,6 +279,11 @@ def condition_meaning(policy: Policy, condition: Condition) -> Meaning:
         raise ValueError(f"{where}.when: {exc}") from None
     if names_new(meaning) and not condition.fields:
         raise ValueError(f"{where}.when reads new values: give the fields it is about")
+    if not names_new(meaning) and branches_at_most(meaning) > MAX_BRANCHES:
+        raise ValueError(
+            f"{where}.when: a filter would need {branches_at_most(meaning)} branches for it, "
+            f"more than {MAX_BRANCHES}: write it with fewer `or` inside `and`"
+        )
     return meaning
 
 

@@ -33,6 +33,7 @@ from app.demo import PASSWORD, PERSONAS, Persona
 from scripts.seed import TICKETS, memberships_of
 
 ACME, GLOBEX = "Acme Corp", "Globex Inc"
+SUBJECT = "Password reset email never arrives"
 AUDIT_WAIT_SECONDS = 10.0  # the server writes the audit trail in the background
 
 
@@ -317,7 +318,7 @@ async def _lisa_opens_a_ticket(story: Story) -> None:
             "/tickets",
             json={
                 "company_id": story.acme,
-                "subject": "Password reset email never arrives",
+                "subject": "Password reset mail never arrives",
                 "description": "I asked for a password reset three times this morning; no email "
                 "arrived, not even in the spam folder.",
             },
@@ -372,11 +373,19 @@ async def _lisa_is_refused(story: Story) -> None:
         detail_has="ticket:note",
     )
     demo.expect(
-        "Lisa raises her own ticket's priority (customers lack ticket:update)",
-        await demo.call(lisa, "PATCH", f"/tickets/{tid}", json={"priority": "urgent"}),
+        "Lisa raises her own ticket's priority (its creator may edit only its subject "
+        "and description)",
+        await demo.call(lisa, "PATCH", f"/tickets/{tid}", json={"priority": "high"}),
         403,
-        detail_has="ticket:update",
+        detail_has="priority",
     )
+    body = demo.require(
+        "Lisa corrects her ticket's subject while it is open (a rule of the policy: "
+        "its creator edits while it is open)",
+        await demo.call(lisa, "PATCH", f"/tickets/{tid}", json={"subject": SUBJECT}),
+        200,
+    )
+    demo.verify("the subject is corrected", body["subject"] == SUBJECT, body["subject"])
 
 
 # -- Mark: an agent in Acme, a customer in Globex ---------------------------------------------
@@ -469,6 +478,45 @@ async def _lisa_checks_again(story: Story) -> None:
         == ["Same with my personal address, by the way."],
         ticket["replies"],
     )
+    demo.expect(
+        "Lisa edits the subject again (in progress now: the rule no longer lets her)",
+        await demo.call(
+            lisa, "PATCH", f"/tickets/{story.lisa_ticket}", json={"subject": "Still no email"}
+        ),
+        403,
+        detail_has="condition author_while_open",
+    )
+
+
+async def _mark_resolves_the_ticket(story: Story) -> None:
+    """A resolved ticket is frozen but for its status: Mark resolves it, then reopens it."""
+    demo, mark, tid = story.demo, story["mark"], story.lisa_ticket
+    demo.act(mark, "resolves Lisa's ticket")
+    demo.require(
+        "Mark resolves the ticket",
+        await demo.call(mark, "PATCH", f"/tickets/{tid}", json={"status": "resolved"}),
+        200,
+    )
+    demo.expect(
+        "Mark lowers the priority of the resolved ticket (frozen but for its status)",
+        await demo.call(mark, "PATCH", f"/tickets/{tid}", json={"priority": "low"}),
+        403,
+        detail_has="the ticket is resolved",
+    )
+    r = await demo.call(
+        mark,
+        "POST",
+        "/authz/check",
+        json={"checks": [{"action": "update", "resource_type": "ticket", "resource_id": tid}]},
+    )
+    answer = demo.require("Mark asks the engine which fields he may change now", r, 200)
+    demo.verify("only its status", answer["fields"] == [["status"]], answer.get("fields", answer))
+    body = demo.require(
+        "Mark reopens it (in progress again)",
+        await demo.call(mark, "PATCH", f"/tickets/{tid}", json={"status": "in-progress"}),
+        200,
+    )
+    demo.verify("the ticket is in progress", body["status"] == "in-progress", body["status"])
 
 
 # -- Emma and David: the other tenant ---------------------------------------------------------
@@ -481,7 +529,7 @@ async def _emma_works_globex(story: Story) -> None:
     demo.show(emma, story.seen["emma"])
     demo.expect(
         "Emma rewrites the subject of David's ticket (agents may change only "
-        "status, priority and assigned_to)",
+        "status, priority, assigned_to and group_id)",
         await demo.call(
             emma, "PATCH", f"/tickets/{david_ticket}", json={"subject": "Labels broken"}
         ),
@@ -564,6 +612,46 @@ async def _sara_adds_nina(story: Story) -> None:
         f"{handle} now sees her role in Acme Corp",
         [(m["company_name"], m["role"]) for m in me["memberships"]] == [(ACME, "agent")],
         me["memberships"],
+    )
+
+
+async def _sara_makes_it_confidential(story: Story) -> None:
+    """Sara marks Lisa's ticket confidential: Nina, an agent now, no longer sees it; Mark,
+    its assignee, and Lisa, its creator, still do; only an admin may clear the mark."""
+    demo, sara, nina, mark, tid = (
+        story.demo, story["sara"], story["nina"], story["mark"], story.lisa_ticket,
+    )  # fmt: skip
+    demo.expect(
+        "Nina, an agent of Acme now, opens Lisa's ticket",
+        await demo.call(nina, "GET", f"/tickets/{tid}"),
+        200,
+    )
+    body = demo.require(
+        "Sara marks Lisa's ticket confidential (only admins may)",
+        await demo.call(sara, "PATCH", f"/tickets/{tid}", json={"confidential": True}),
+        200,
+    )
+    demo.verify("the ticket is confidential", body["confidential"] is True, body)
+    demo.expect(
+        "Nina opens it again (confidential, and not assigned to her: not found)",
+        await demo.call(nina, "GET", f"/tickets/{tid}"),
+        404,
+    )
+    listed = [t["id"] for t in await demo.tickets(nina)]
+    demo.verify("Nina's list leaves it out too", tid not in listed, len(listed))
+    demo.expect(
+        "Mark, its assignee, still reads it", await demo.call(mark, "GET", f"/tickets/{tid}"), 200
+    )
+    demo.expect(
+        "Lisa, its creator, still reads it",
+        await demo.call(story["lisa"], "GET", f"/tickets/{tid}"),
+        200,
+    )
+    demo.expect(
+        "Mark clears the mark (only admins set or clear it)",
+        await demo.call(mark, "PATCH", f"/tickets/{tid}", json={"confidential": False}),
+        403,
+        detail_has="confidential",
     )
 
 
@@ -755,9 +843,11 @@ STEPS: tuple[Callable[[Story], Awaitable[None]], ...] = (
     _mark_picks_up_the_ticket,
     _mark_within_his_roles,
     _lisa_checks_again,
+    _mark_resolves_the_ticket,
     _emma_works_globex,
     _david_follows_his_ticket,
     _sara_adds_nina,
+    _sara_makes_it_confidential,
     _sara_puts_back,
     _audit,
     _john_administers_globex,

@@ -1,11 +1,13 @@
 """The API under concurrent load, as its own process (`authz_overhead`, route latencies).
 
 `authz_overhead` divides the median latency of `GET /tickets?company_id=..&limit=50`, as
-an agent, by that of `GET /bench/tickets-unauthorized` with the same parameters: the same
-authentication (one read of the user), query and rendering, without the principal, the
-filter or the read projection (`app/routers/bench.py`, mounted with `BENCH_ROUTES=1` in
-development only), which is the limit. For an agent both send the very same query, and
-both pages are checked equal. The clients send the two routes interleaved (A B A B ...) so
+an agent, by that of `GET /bench/tickets-unauthorized` with the same parameters and the
+agent's filter compiled beforehand (by this process): the same authentication (one read of
+the user), query and rendering, without the principal, the compilation or the read
+projection (`app/routers/bench.py`, mounted with `BENCH_ROUTES=1` in development only),
+which is the limit. Both send the very same query (the policy's conditions included: an
+agent's filter leaves out the confidential tickets not assigned to them), and both pages
+are checked equal. The clients send the two routes interleaved (A B A B ...) so
 noise hits both alike; each round gives one ratio.
 """
 
@@ -19,13 +21,15 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
-from bson import ObjectId
+from bson import ObjectId, json_util
 from pydantic import SecretStr
 
 from app.config import Settings
 from app.security import create_access_token
+from authz.engine import default_engine
 from scripts.bench.api import Api, api_environment, api_process
 from scripts.bench.lists import PAGE
 from scripts.bench.results import Figure, Ratio, Section, percentile
@@ -60,11 +64,16 @@ async def drive(
     return latencies
 
 
-def _list_jobs(company: ObjectId) -> dict[str, Job]:
+def _list_jobs(company: ObjectId, compiled: dict[str, Any] | None = None) -> dict[str, Job]:
+    """The list, and its baseline sent the agent's filter compiled beforehand (the very same
+    query: the conditions of the policy, `confidential` among them, are in both)."""
     query = f"?company_id={company}&limit={PAGE}"
+    baseline = "/bench/tickets-unauthorized" + query
+    if compiled is not None:
+        baseline += "&" + urlencode({"filter": json_util.dumps(compiled)})
     return {
-        label: (label, "GET", path + query, None)
-        for label, path in ((AUTHORIZED, "/tickets"), (BASELINE, "/bench/tickets-unauthorized"))
+        AUTHORIZED: (AUTHORIZED, "GET", "/tickets" + query, None),
+        BASELINE: (BASELINE, "GET", baseline, None),
     }
 
 
@@ -150,9 +159,11 @@ async def measure(run: Run) -> Section:
     world, secret = run.worlds[run.opts.http_size], secrets.token_urlsafe(48)
     agent = world.principals["agent"].user_id
     headers = {"Authorization": f"Bearer {_token(run, world, agent, secret)}"}
-    found = world.db["tickets"].find({"company": world.company}, {"_id": 1}).sort("_id", -1)
+    compiled = default_engine().query_filter(world.principals["agent"], "ticket:read", "ticket")
+    readable = {"$and": [compiled, {"company": world.company}]}  # the tickets the agent reads
+    found = world.db["tickets"].find(readable, {"_id": 1}).sort("_id", -1)
     ids = [d["_id"] for d in await found.limit(TICKETS).to_list()]
-    jobs = _list_jobs(world.company)
+    jobs = _list_jobs(world.company, compiled)
     limits = httpx.Limits(max_connections=run.opts.clients)
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         async with (

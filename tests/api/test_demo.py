@@ -74,6 +74,10 @@ async def test_demo_runs_clean_twice_and_restores_the_seed(
         # The group step shows an agent scoped to a group, with the server's reasons.
         assert "refused 422" in text and "not available to role" in text
         assert "Emma now sees 1 ticket" in text
+        # The policy's rules: the creator edits while open, a resolved ticket is frozen but
+        # for its status, a confidential one leaves an agent's view (the server's reasons).
+        assert "(condition author_while_open)" in text and "(condition resolved)" in text
+        assert "✓ only its status" in text and "✓ Nina's list leaves it out too" in text
 
     changed = await ticket_changes()
     # Only the ticket John moved into a group and out again was written to.

@@ -75,6 +75,12 @@ def mutated(change: Any) -> dict[str, Any]:
         (lambda r: r["conditions"]["resolved"].update(when="caller.role == 'boss'"), "one of"),
         (lambda r: r["conditions"]["confidential"].update(when="new.status == 'open'"), "`new.`"),
         (lambda r: r["conditions"]["confidential"].update(roles=["owner"]), "no role"),
+        (
+            lambda r: r["conditions"]["resolved"].update(
+                when=" and ".join(["(status == 'open' or priority == 'low')"] * 7)
+            ),
+            "need 128 branches for it, more than 64",
+        ),
         (lambda r: r["conditions"]["resolved"].update(fields=["number"]), "may only name"),
         (
             lambda r: r["conditions"]["confidential"].update(permissions=["ticket:create"]),
