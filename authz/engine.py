@@ -49,6 +49,7 @@ class Engine:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.planner = Planner(policy)
+        self._plans = self.planner.plans
         self._types = policy.resource_types
         self._role_permissions = {name: r.permissions for name, r in policy.roles.items()}
         reached_through = {
@@ -144,7 +145,10 @@ class Engine:
         if role is None:  # the common refusal, decided before any plan is looked up
             return Decision(False, permission, evaluate.NOT_MEMBER, principal.user_id, company)
         level = principal.levels.get(company) if principal.levels else None
-        return evaluate.check(self.planner.plan(role, level, permission), principal, resource)
+        plan = self._plans.get((role, level, permission)) or self.planner.plan(
+            role, level, permission
+        )
+        return evaluate.check(plan, principal, resource)
 
     def bulk_check(
         self, principal: Principal, requests: Iterable[tuple[str, Resource]]

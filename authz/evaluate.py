@@ -5,12 +5,11 @@ No I/O: the resource is what the caller already read (`Engine.resource_of`).
 """
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-from authz.conditions import AllOf, AnyOf, Caller, Held, Meaning, Not, NowPlus, Term, names_new
+from authz.conditions import names_new
 from authz.errors import Forbidden
-from authz.model import Decision, Principal, Resource, names
+from authz.model import Decision, Principal, Resource
 from authz.plan import Branch, Plan, Rule
 
 NOT_MEMBER = "user {0} is not a member of company {1}"
@@ -23,83 +22,6 @@ REFUSED_BY = "{0} grants {1}, but not on this {2}: {3} (condition {4})"
 UNKNOWN = "unknown permission {0}"
 
 
-def holds(
-    meaning: Meaning,
-    principal: Principal,
-    resource: Resource,
-    after: Resource | None = None,
-    now: datetime | None = None,
-) -> bool:
-    """Whether `meaning` is true of `resource` for `principal`; `new.` terms read `after`,
-    the resource as a write would leave it."""
-    if isinstance(meaning, Term):
-        return _term(meaning, principal, resource, after, now)
-    if isinstance(meaning, AllOf):
-        return all(holds(m, principal, resource, after, now) for m in meaning.items)
-    if isinstance(meaning, AnyOf):
-        return any(holds(m, principal, resource, after, now) for m in meaning.items)
-    assert isinstance(meaning, Not)  # noqa: S101 - the meanings are a closed family
-    return not holds(meaning.item, principal, resource, after, now)
-
-
-def _term(
-    term: Term,
-    principal: Principal,
-    resource: Resource,
-    after: Resource | None,
-    now: datetime | None,
-) -> bool:
-    source = after if term.new and after is not None else resource
-    if term.kind == "attribute":
-        value = source.attributes.get(term.name)
-    else:
-        value = source.relations.get(term.name)
-    bound: Any = term.value
-    op = term.op
-    if isinstance(bound, Caller):
-        bound = principal.user_id
-    elif isinstance(bound, Held):
-        bound = tuple(held_ids(principal, bound, resource.company))
-    elif isinstance(bound, NowPlus):
-        bound = (now or datetime.now(UTC)) + bound.offset
-    if op in ("eq", "ne"):
-        if term.many:
-            equal = names(value, bound)
-        elif bound is True:  # a boolean attribute: missing is false
-            equal = value is True
-        else:
-            equal = value == bound
-        return equal if op == "eq" else not equal
-    if op in ("in", "nin"):
-        inside = value in bound
-        return inside if op == "in" else not inside
-    negated = op.startswith("n")
-    base = op[1:] if negated else op
-    if value is None:
-        result = False
-    elif base == "lt":
-        result = value < bound
-    elif base == "lte":
-        result = value <= bound
-    elif base == "gt":
-        result = value > bound
-    else:
-        result = value >= bound
-    return not result if negated else result
-
-
-def held_ids(principal: Principal, held: Held, company: Any) -> Iterable[Any]:
-    """The ids of the resources of `held.resource_type` in `company` on which the
-    principal holds `held.role` (from their facts: the groups they are in)."""
-    return [
-        rid
-        for rid, roles in principal.resource_roles.items()
-        if roles.resource_type == held.resource_type
-        and roles.company == company
-        and held.role in roles.roles
-    ]
-
-
 def check(plan: Plan, principal: Principal, resource: Resource) -> Decision:
     """Decide `plan` on `resource`: allowed by the first branch that holds, naming it;
     otherwise refused, naming the rule that refused a grant that reached the resource, or
@@ -109,11 +31,11 @@ def check(plan: Plan, principal: Principal, resource: Resource) -> Decision:
         return Decision(False, permission, NOT_MEMBER, principal.user_id, company)
     refused: tuple[Branch, Rule] | None = None
     for branch in plan.branches:
-        if branch.reach is not None and not holds(branch.reach, principal, resource):
+        if not branch.reaches(principal, resource, None, None):
             continue
         broken = None
         for rule in branch.rules:
-            if not holds(rule.meaning, principal, resource):
+            if not rule.test(principal, resource, None, None):
                 broken = rule
                 break
         if broken is None:
@@ -161,8 +83,8 @@ def holding(plan: Plan, principal: Principal, resource: Resource) -> list[Branch
     return [
         b
         for b in plan.branches
-        if (b.reach is None or holds(b.reach, principal, resource))
-        and all(holds(r.meaning, principal, resource) for r in b.rules)
+        if b.reaches(principal, resource, None, None)
+        and all(r.test(principal, resource, None, None) for r in b.rules)
     ]
 
 
@@ -174,7 +96,7 @@ def writable(plan: Plan, principal: Principal, resource: Resource) -> frozenset[
     for branch in holding(plan, principal, resource):
         for name in branch.fields:
             rules = branch.field_rules.get(name, ())
-            if all(names_new(r.meaning) or holds(r.meaning, principal, resource) for r in rules):
+            if all(names_new(r.meaning) or r.test(principal, resource, None, None) for r in rules):
                 fields.add(name)
     return frozenset(fields)
 
@@ -208,9 +130,7 @@ def authorize_write(
             if name not in branch.fields:
                 continue
             rules = branch.field_rules.get(name, ())
-            broken = next(
-                (r for r in rules if not holds(r.meaning, principal, resource, after)), None
-            )
+            broken = next((r for r in rules if not r.test(principal, resource, after, None)), None)
             if broken is None:
                 break
             reason = reason or broken

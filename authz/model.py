@@ -37,6 +37,17 @@ class Principal:
     resource_roles: Mapping[ObjectId, ResourceRoles] = field(default_factory=dict)
     levels: Mapping[ObjectId, str] = field(default_factory=dict)
 
+    def holding(self, resource_type: str, role: str, company: ObjectId) -> tuple[ObjectId, ...]:
+        """The ids of the `resource_type` resources of `company` on which the principal
+        holds `role` (from their facts: the groups they are in)."""
+        return tuple(
+            rid
+            for rid, held in self.resource_roles.items()
+            if held.resource_type == resource_type
+            and held.company == company
+            and role in held.roles
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Resource:

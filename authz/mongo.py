@@ -30,7 +30,6 @@ from authz.conditions import (
     NowPlus,
     Term,
 )
-from authz.evaluate import held_ids
 from authz.model import Principal
 from authz.plan import Branch, Plan
 
@@ -181,7 +180,7 @@ def _comparison(
     elif isinstance(value, NowPlus):
         value = now + value.offset
     elif isinstance(value, Held):
-        held = sorted(held_ids(principal, value, company))
+        held = sorted(principal.holding(value.resource_type, value.role, company))
         if not held:
             return [] if op == "in" else [[]]
         if len(held) == 1:  # equality: what more servers push down

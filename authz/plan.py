@@ -10,7 +10,8 @@ for a write, the fields it lets its holder set and the conditions on setting eac
 Nothing here is about one caller or one resource: `caller`, the groups they are in and the
 clock are bound when the plan is used. `authz.evaluate` decides a plan on one resource,
 `authz.mongo` compiles it into a filter, `authz.graph` renders it as the permission graph;
-each reads the plan, none re-derives a rule.
+each reads the plan, none re-derives a rule. Each meaning is compiled once, with the plan,
+into the test `check` runs (`authz.predicate`).
 """
 
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from typing import Literal
 
 from authz.conditions import AllOf, AnyOf, Caller, Held, Meaning, Not, Term
 from authz.policy import InstanceRole, Policy, ResourceType, condition_meaning
+from authz.predicate import Test, predicate
 
 Kind = Literal["allowed", "denied", "conditional"]
 
@@ -30,6 +32,10 @@ class Rule:
     name: str
     description: str
     meaning: Meaning
+    test: Test = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "test", predicate(self.meaning))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,11 @@ class Branch:
     rules: tuple[Rule, ...] = ()
     fields: frozenset[str] = frozenset()
     field_rules: Mapping[str, tuple[Rule, ...]] = field(default_factory=dict)
+    reaches: Test = field(init=False, repr=False, compare=False)
+    """`reach` compiled: whether the grant reaches the resource at all."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reaches", predicate(self.reach))
 
     @property
     def unconditional(self) -> bool:
@@ -94,7 +105,9 @@ class Planner:
             for level in policy.access_levels.values()
             for type_name, through in level.reach.items()
         }
-        self._plans: dict[tuple[str | None, str | None, str], Plan] = {}
+        self.plans: dict[tuple[str | None, str | None, str], Plan] = {}
+        """The plans built so far, by (role, level, permission): read directly on the
+        hottest path (`Engine.check`), built by `plan`."""
 
     def reach(self, level: str | None, permission: str) -> tuple[str, ...] | None:
         """The relations (or parent roles) through which a role's `permission` still holds
@@ -109,9 +122,9 @@ class Planner:
     def plan(self, role: str | None, level: str | None, permission: str) -> Plan:
         """The plan of `permission` for a member with `role` at `level` (cached)."""
         key = (role, level, permission)
-        found = self._plans.get(key)
+        found = self.plans.get(key)
         if found is None:
-            found = self._plans[key] = self._build(role, level, permission)
+            found = self.plans[key] = self._build(role, level, permission)
         return found
 
     def _build(self, role: str | None, level: str | None, permission: str) -> Plan:
