@@ -75,6 +75,9 @@ class Settings(BaseSettings):
 
     audit_retention_days: int = Field(default=90, ge=1)
     audit_flush_seconds: float = Field(default=0.5, gt=0)
+    # A comment line on every live-updates stream at least this often keeps proxies from
+    # closing an idle one (GET /events).
+    events_heartbeat_seconds: float = Field(default=15.0, gt=0, le=60)
 
     login_max_failures: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=50, ge=1)

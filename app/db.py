@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from app.config import Settings
 from app.migrations import migrate
@@ -26,6 +26,7 @@ class Database:
     # (then the client gets a 503): a request must never hang on a busy or absent server.
     transaction_seconds: float = 4.0
     supports_transactions: bool = False
+    supports_change_streams: bool = False
     initialised: bool = False
     # The policy whose resource types a migration moves data onto (the shipped one if None).
     engine: Engine | None = None
@@ -58,8 +59,25 @@ async def initialise(db: Database) -> None:
     hello = await db.client.admin.command("hello")
     # Replica-set members and mongos routers run transactions; a standalone server does not.
     db.supports_transactions = "setName" in hello or hello.get("msg") == "isdbgrid"
+    # Change streams need the same (an oplog); live updates read a ticket's pre-image to
+    # tell who could read it before a change (MongoDB 6.0+).
+    db.supports_change_streams = db.supports_transactions
+    if db.supports_change_streams:
+        await _keep_pre_images(db)
     await migrate(db.client[db.name], db.engine or default_engine())
     db.initialised = True
+
+
+async def _keep_pre_images(db: Database) -> None:
+    """Record the tickets' pre-images for change streams (`app/live.py`); a server that
+    refuses serves no live updates, and everything else as before."""
+    try:
+        await db.client[db.name].command(
+            {"collMod": "tickets", "changeStreamPreAndPostImages": {"enabled": True}}
+        )
+    except OperationFailure as exc:
+        log.warning("no change-stream pre-images for tickets (%s): live updates are off", exc)
+        db.supports_change_streams = False
 
 
 async def initialise_with_retry(db: Database) -> None:

@@ -58,6 +58,12 @@ class IdentityProviderUnavailable(DomainError):
     code = "identity_provider_unavailable"
 
 
+class EventsUnavailable(DomainError):
+    """Live updates need change streams, which this database server does not have."""
+
+    code = "events_unavailable"
+
+
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
     MalformedRequest: 400,
     InvalidInput: 422,
@@ -68,6 +74,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     PayloadTooLarge: 413,
     RateLimited: 429,
     IdentityProviderUnavailable: 503,
+    EventsUnavailable: 503,
 }
 
 # The codes of errors raised by the framework rather than by the domain.

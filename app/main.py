@@ -16,6 +16,7 @@ from app.config import Settings, get_settings
 from app.db import Database, initialise, initialise_with_retry, make_client
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
+from app.live import LiveHub
 from app.oidc import IdentityProvider
 from app.openapi import document_common_errors
 from app.policy_names import PolicyNames, name_in_openapi
@@ -25,6 +26,7 @@ from app.routers import (
     bench,
     companies,
     console,
+    events,
     groups,
     health,
     invitations,
@@ -55,10 +57,12 @@ adds `errors`, the invalid fields (schema `ValidationErrorOut`).
 """
 
 
-async def _recover(db: Database) -> None:
-    """Initialise once the database answers, then finish the company deletions that a crash
-    or an outage interrupted (their steps are idempotent, so any worker may do it)."""
+async def _recover(db: Database, live: LiveHub) -> None:
+    """Initialise once the database answers, follow its changes for live updates, then
+    finish the company deletions that a crash or an outage interrupted (their steps are
+    idempotent, so any worker may do it)."""
     await initialise_with_retry(db)
+    live.start()
     try:
         finished = await resume_deletions()
     except PyMongoError as exc:
@@ -87,6 +91,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine=app.state.engine,
     )
     app.state.db = db
+    live = app.state.live = LiveHub(db, app.state.engine)
     try:
         await initialise(db)
     except PyMongoError as exc:
@@ -95,7 +100,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             type(exc).__name__,
         )
     # Off the start-up path: a large tenant's deletion must not delay readiness.
-    recovery = asyncio.create_task(_recover(db), name="recovery")
+    recovery = asyncio.create_task(_recover(db, live), name="recovery")
     app.state.recovery = recovery
     audit = AuditLog(settings.audit_flush_seconds, settings.audit_retention_days)
     app.state.audit = audit
@@ -103,6 +108,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await live.stop()
         await cancel_until_done(recovery)
         if db.initialised:
             with contextlib.suppress(PyMongoError):
@@ -158,7 +164,9 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
 
 def _include_routers(app: FastAPI, settings: Settings) -> None:
     """The routes; those of optional surfaces only when their setting turns them on."""
-    for module in (health, auth, companies, members, groups, invitations, tickets, authz_routes):
+    for module in (
+        health, auth, companies, members, groups, invitations, tickets, events, authz_routes,
+    ):  # fmt: skip
         app.include_router(module.router)
     console.install(app, settings)
     if settings.logto_webhook_signing_key is not None:
