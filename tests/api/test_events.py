@@ -6,21 +6,25 @@ for the world's set-up, straight into the database, as a second process would.
 """
 
 import asyncio
+import contextlib
 import json
+import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 import pytest
+from bson import ObjectId
 from fastapi import FastAPI
 
 from app.config import Settings
-from models import Company, User
+from models import Company, Ticket, User
 from tests.utils.factories import World
 from tests.utils.instances import worker
 
@@ -334,3 +338,127 @@ async def test_standalone_is_503(
     assert r.json()["code"] == "events_unavailable"
     assert "replica set" in r.json()["detail"]
     assert (await client.get("/tickets", headers=world.auth(user))).status_code == 200
+
+
+# -- the delivery rule, on random changes -------------------------------------------------------
+
+STEPS = 30
+
+
+async def test_each_subscriber_gets_exactly_what_the_rule_says_on_random_changes(
+    live: list[httpx.AsyncClient], client: httpx.AsyncClient, desk: Desk
+) -> None:
+    """Random changes to the tickets of a company with every kind of reader (an admin, agents
+    at each access level, customers with and without shares); for each change and each
+    subscriber, what `GET /tickets/{id}` answered them before and after says which event
+    they must receive, and with what ticket: then exactly that arrives, and nothing else."""
+    rng = random.Random(23)
+    world = desk.world
+    nina, pete = await world.user("nina"), await world.user("pete")
+    for agent, level in ((nina, "groups"), (pete, "assigned")):
+        await world.member(desk.acme, agent, "agent")
+        await world.access(desk.acme, agent, level)
+    first = await world.group(desk.acme, "Tier 1", nina)
+    second = await world.group(desk.acme, "Tier 2")
+    readers = [desk.sara, desk.mark, nina, pete, desk.lisa, desk.carl]
+    # A ticket every reader may read: its change after each step marks where the step's
+    # events end.
+    marker = await world.ticket(desk.acme, desk.sara, subject="marker")
+    for reader in readers:
+        await world.share(marker, reader)
+    tickets = [await world.ticket(desk.acme, rng.choice([desk.lisa, desk.carl])) for _ in range(4)]
+    collection = Ticket.get_pymongo_collection()
+
+    async def views(ticket_id: Any) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for reader in readers:
+            r = await client.get(f"/tickets/{ticket_id}", headers=desk.h(reader))
+            assert r.status_code in (200, 404), r.text
+            seen[reader.username] = r.json() if r.status_code == 200 else None
+        return seen
+
+    def change() -> tuple[Any, dict[str, Any] | None]:
+        ticket = rng.choice(tickets)
+        kind = rng.choice(
+            ["status", "confidential", "assign", "group", "share", "unshare", "note", "reply",
+             "priority", "delete"]
+        )  # fmt: skip
+        user = rng.choice(readers)
+        reply = {"id": ObjectId(), "author": desk.mark.id, "body": kind,
+                 "internal": kind == "note", "created_at": datetime.now(UTC)}  # fmt: skip
+        updates: dict[str, dict[str, Any] | None] = {
+            "status": {"$set": {"status": rng.choice(["open", "in-progress", "resolved"])}},
+            "confidential": {"$set": {"confidential": rng.random() < 0.5}},
+            "assign": {"$set": {"assigned_to": rng.choice([desk.mark.id, nina.id, pete.id, None])}},
+            "group": {"$set": {"group": rng.choice([first.id, second.id, None])}},
+            "share": {"$addToSet": {"viewers": user.id}},
+            "unshare": {"$pull": {"viewers": user.id}},
+            "note": {"$push": {"replies": reply}},
+            "reply": {"$push": {"replies": reply}},
+            "priority": {"$set": {"priority": rng.choice(["low", "high"])}},
+            "delete": None,
+        }
+        return ticket.id, updates[kind]
+
+    kinds: set[str] = set()
+    unseen = 0
+    async with contextlib.AsyncExitStack() as stack:
+        streams = {
+            reader.id: await stack.enter_async_context(subscribed(live[0], desk.h(reader)))
+            for reader in readers
+        }
+        for step in range(STEPS):
+            ticket_id, update = change()
+            before = await views(ticket_id)
+            if update is None:
+                await collection.delete_one({"_id": ticket_id})
+                tickets = [t for t in tickets if t.id != ticket_id]
+                tickets.append(await world.ticket(desk.acme, rng.choice([desk.lisa, desk.carl])))
+            else:
+                touched = {"updated_at": datetime.now(UTC)}  # as every write of the API does
+                update["$set"] = update.get("$set", {}) | touched
+                await collection.update_one({"_id": ticket_id}, update)
+            after = await views(ticket_id)
+            created = tickets[-1] if update is None else None
+            fresh = await views(created.id) if created is not None else {}
+            await collection.update_one({"_id": marker.id}, {"$set": {"subject": f"marker {step}"}})
+            for reader in readers:
+                expected = _expected(ticket_id, before[reader.username], after[reader.username])
+                if created is not None and fresh[reader.username] is not None:
+                    expected.append(("ticket.created", {"ticket": fresh[reader.username]}))
+                received = []
+                while True:
+                    event = await streams[reader.id].next()
+                    if event.name == "ticket.updated" and event.data["ticket"]["id"] == str(
+                        marker.id
+                    ):
+                        break
+                    received.append((event.name, event.data))
+                assert received == expected, f"step {step} ({update}), {reader.username}"
+                kinds.update(name for name, _ in expected)
+                unseen += (
+                    before[reader.username] is not None
+                    and after[reader.username] is not None
+                    and not expected
+                )
+        # The walk met every case of the rule: each event, and a change a reader may not see.
+        assert {"ticket.created", "ticket.updated", "ticket.removed"} <= kinds, kinds
+        assert unseen, "no change was invisible to a reader who kept reading the ticket"
+
+
+def _expected(ticket_id: ObjectId, before: Any, after: Any) -> list[tuple[str, Any]]:
+    """The delivery rule, from what GET answered a reader before and after a change."""
+    if after is not None and before is None:
+        return [("ticket.created", {"ticket": after})]
+    if after is not None and before is not None:
+        same = _without_time(after) == _without_time(before)
+        return [] if same else [("ticket.updated", {"ticket": after})]
+    if before is not None:
+        return [
+            ("ticket.removed", {"ticket_id": str(ticket_id), "company_id": before["company_id"]})
+        ]
+    return []
+
+
+def _without_time(view: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in view.items() if k != "updated_at"}
