@@ -3,11 +3,13 @@
 // A page view is: read the route, load the panel's data and the caller (GET /auth/me) in
 // parallel, ask every authorization question of the view in ONE POST /authz/check, then
 // render. Panels (one module each, listed in panels/index.js) say which questions they
-// need; nothing here or there knows what a role may do.
+// need; nothing here or there knows what a role may do. While signed in, the page follows
+// the caller's live updates (live.js): a panel's `live` says what an event means to it.
 
 import { ApiError, api, session, whenSessionLost } from "./api.js";
 import { ask, question } from "./authz.js";
 import { h, loading, replace } from "./dom.js";
+import * as liveUpdates from "./live.js";
 import { PANELS } from "./panels/index.js";
 import * as signin from "./panels/signin.js";
 
@@ -18,6 +20,9 @@ const toastBox = document.getElementById("toast");
 
 let currentView = 0;
 let toastTimer;
+let shown = null; // the page on screen: {panel, ctx, data}
+let edited = false; // the reader typed into the page since it was rendered
+let refreshing = null;
 
 /** A short message that screen readers announce and sighted users see for a while. */
 function toast(message) {
@@ -85,6 +90,7 @@ function renderAccount(me) {
 }
 
 function signOut() {
+  liveUpdates.stop();
   session.end();
   toast("Signed out.");
   show();
@@ -116,6 +122,7 @@ async function show(options = {}) {
     main.querySelector("input[name=email]")?.focus();
     return;
   }
+  liveUpdates.follow(onLiveEvent);
   const { path, query } = route();
   const found = findPanel(path);
   const scroll = window.scrollY;
@@ -142,19 +149,22 @@ async function show(options = {}) {
     renderNav(ctx.me, answers);
     if (data.status === "rejected") throw data.reason;
     content = await found.panel.render(ctx, data.value, answers);
+    shown = { panel: found.panel, ctx, data: data.value };
     document.title = `${found.panel.title(ctx, data.value)} · Ticketing console`;
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     if (!session.token) return; // the session ended; whenSessionLost shows the sign-in
     content = errorView(error);
+    shown = null;
     document.title = "Ticketing console";
   }
   if (stale()) return;
   main.removeAttribute("aria-busy");
   replace(main, content);
+  edited = false;
   if (options.keepScroll) window.scrollTo(0, scroll);
   else window.scrollTo(0, 0);
-  placeFocus(options);
+  if (!options.quiet) placeFocus(options); // a live refresh does not move the reader
 }
 
 /** The same page view again after a change, keeping the reader's place. */
@@ -162,12 +172,38 @@ function refresh(options = {}) {
   return show({ keepScroll: true, ...options });
 }
 
+/** What a live event means to the page on screen: nothing, a refresh (unless the reader is
+ * typing: then a notice), or the page's subject gone from the reader's reach. */
+function onLiveEvent(event) {
+  const outcome = shown?.panel.live?.(shown.ctx, shown.data, event);
+  if (!outcome) return;
+  if (outcome.gone) {
+    shown = null;
+    replace(main, h("section", { class: "page" },
+      h("h1", { tabindex: "-1" }, "No longer available"),
+      h("p", { class: "alert", role: "alert", "data-live": "gone" }, outcome.gone),
+      h("p", {}, h("a", { href: "#/tickets" }, "Back to the tickets"))));
+    return;
+  }
+  if (outcome.notice) toast(outcome.notice);
+  if (edited) {
+    if (!outcome.notice) toast("This page changed while you were typing: reload it to see the change.");
+    return;
+  }
+  clearTimeout(refreshing); // a burst of changes is one refresh
+  refreshing = setTimeout(() => refresh({ quiet: true }), 150);
+}
+
 function onSignedIn(token) {
   session.start(token);
   show();
 }
 
+main.addEventListener("input", () => {
+  edited = true;
+});
 whenSessionLost((detail) => {
+  liveUpdates.stop();
   show({ flash: `Signed out: ${detail}. Sign in again.` });
 });
 

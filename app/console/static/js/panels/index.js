@@ -7,6 +7,8 @@
 //   load(ctx)      the page's data (an ApiError becomes the page's error view)
 //   questions(ctx, data)   the authorization questions the page needs
 //   render(ctx, data, answers)   the page, built from the data and the engine's answers
+//   live(ctx, data, event)   optional: what a live event means to the page: null, or
+//                  {refresh: true, notice?} (shown again, keeping the place), {gone: notice}
 
 import * as accept from "./accept.js";
 import * as audit from "./audit.js";

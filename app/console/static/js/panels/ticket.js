@@ -29,6 +29,18 @@ export function questions(_ctx, ticket) {
   ];
 }
 
+/** Live updates: this ticket changed (shown again), or left the reader's reach (a notice
+ * replaces it); a change of the reader's rights in its company shows it again too. */
+export function live(_ctx, ticket, event) {
+  const about = event.data?.ticket?.id ?? event.data?.ticket_id;
+  if (event.name === "ticket.removed" && about === ticket.id) {
+    return { gone: `Ticket #${ticket.number} was deleted, or is no longer visible to you.` };
+  }
+  if (event.name === "ticket.updated" && about === ticket.id) return { refresh: true };
+  const rights = event.name === "access.changed" && event.data.company_id === ticket.company_id;
+  return rights || event.name === "reset" ? { refresh: true } : null;
+}
+
 function details(ticket, ctx, people, groups) {
   const row = (term, value) => [h("dt", {}, term), h("dd", {}, value)];
   // Groups are the staff's routing: shown to those who may read them.

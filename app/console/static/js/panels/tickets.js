@@ -42,6 +42,17 @@ export function questions() {
   return []; // the navigation's (members:list, group:read, ticket:create per company) suffice
 }
 
+/** Live updates: the list is loaded again on any change of a ticket the reader may see (or
+ * of their rights); one that left their reach is named as it disappears. */
+export function live(_ctx, page, event) {
+  if (event.name === "ticket.removed") {
+    const gone = page.items.find((t) => t.id === event.data.ticket_id);
+    return { refresh: true, notice: gone ? `Ticket #${gone.number} is no longer visible to you.` : null };
+  }
+  const relevant = event.name.startsWith("ticket.") || event.name === "access.changed" || event.name === "reset";
+  return relevant ? { refresh: true } : null;
+}
+
 function badge(kind, value, list) {
   return h("span", { class: `badge ${kind}-${value}` }, label(list, value));
 }
