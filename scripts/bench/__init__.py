@@ -15,7 +15,13 @@ each family of figures, one module each:
   latency percentiles and throughput per route, peak memory).
 - `pdp`: the Permit-compatible decision point through the Python Permit SDK (check
   latency beside Permit's documented one, bulk decisions per second); also runs alone
-  against a running API (`python -m scripts.bench.pdp --base-url ...`).
+  against a running API (`python -m scripts.bench.pdp --base-url ...`);
+- `events`: live updates fanned out by two API processes, one with the 100 subscribers of
+  the changed tenant and one with 1,000 in ten tenants (`events_tenant_isolation`,
+  delivery latency beside a bare change stream's, events to a reader who may not read);
+- `grants`: a request's cost as things are shared with its caller and as they join more
+  companies (`grants_scaling`, `grants_facts_scaling`), last because it shares every
+  ticket of the largest world.
 
 `report` prints the tables and rewrites docs/benchmarks.md and the README's Benchmarks
 section; `plot` draws docs/benchmarks.png. Every ratio is the median of rounds measured

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-from scripts.bench import decisions, grants, lists, load, pdp, plot, report, world
+from scripts.bench import decisions, events, grants, lists, load, pdp, plot, report, world
 from scripts.bench.options import Options, parse
 from scripts.bench.results import Results, Section
 from scripts.bench.world import Run
@@ -24,6 +24,7 @@ FAMILIES: tuple[Family, ...] = (
     lists.measure,
     load.measure,
     pdp.measure,
+    events.measure,
     grants.measure,
 )
 

@@ -26,7 +26,14 @@ class Api:
     peak_rss: int = 0
 
     def cpu_ms(self) -> float:
-        """CPU milliseconds the process has used so far (psutil counts in 10 ms ticks)."""
+        """CPU milliseconds the process has used so far: from the scheduler's nanosecond
+        counts of each of its threads where Linux has them, else psutil's (10 ms ticks)."""
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        with contextlib.suppress(OSError, ValueError):
+            return (
+                sum(int((task / "schedstat").read_text().split()[0]) for task in tasks.iterdir())
+                / 1e6
+            )
         times = self.process.cpu_times()
         used: float = times.user + times.system
         return used * 1000

@@ -30,6 +30,7 @@ GOALS: dict[str, Goal] = {
     "pushdown_scaling": Goal("<=", 1.5),
     "grants_scaling": Goal("<=", 1.5),
     "grants_facts_scaling": Goal("<=", 1.2),
+    "events_tenant_isolation": Goal("<=", 1.3),
 }
 
 
