@@ -27,6 +27,7 @@ answers `reset` (reload, then follow).
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections import deque
@@ -55,15 +56,19 @@ QUEUE_LIMIT = 1024
 _CHANGED_AT = "updated_at"  # moves with any write: alone, it tells a reader nothing
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Event:
-    """One Server-Sent Event: `id` (a resume token; empty for none), `name` and `data`."""
+    """One Server-Sent Event: `id` (a resume token; empty for none), `name` and `data`.
+
+    One change's event is built once per view of it and shared by every subscriber who
+    has that view, so its encoding is too."""
 
     id: str
     name: str
     data: Mapping[str, Any]
 
-    def encode(self) -> bytes:
+    @functools.cached_property
+    def wire(self) -> bytes:
         """The event on the wire."""
         head = f"id: {self.id}\n" if self.id else ""
         data = json.dumps(self.data, separators=(",", ":"))
@@ -325,6 +330,7 @@ class _Images:
         self.before = self._side(before)
         self.after = self._side(after)
         self._views: dict[tuple[str, bool], dict[str, Any]] = {}
+        self._events: dict[tuple[str, bool], Event] = {}
 
     def _side(self, doc: Mapping[str, Any] | None) -> tuple[Mapping[str, Any], Any] | None:
         if doc is None:
@@ -338,28 +344,32 @@ class _Images:
         can = self.after is not None and check(principal, read, self.after[1]).allowed
         if can:
             assert self.after is not None  # noqa: S101 - `can` implies it
-            view = self._view("after", self.after, principal)
+            notes = self.engine.sees_internal_notes(principal, self.after[1])
+            view = self._view("after", self.after, notes)
             if could:
                 assert self.before is not None  # noqa: S101 - `could` implies it
-                if _same(view, self._view("before", self.before, principal)):
+                earlier = self.engine.sees_internal_notes(principal, self.before[1])
+                if _same(view, self._view("before", self.before, earlier)):
                     return None
-                return Event(token, "ticket.updated", {"ticket": view})
-            return Event(token, "ticket.created", {"ticket": view})
+                return self._event(token, "ticket.updated", notes, view)
+            return self._event(token, "ticket.created", notes, view)
         if could:
             assert self.before is not None  # noqa: S101 - `could` implies it
             _, resource = self.before
-            return Event(
-                token,
-                "ticket.removed",
-                {"ticket_id": str(resource.id), "company_id": str(resource.company)},
-            )
+            gone = {"ticket_id": str(resource.id), "company_id": str(resource.company)}
+            return self._event(token, "ticket.removed", False, gone)
         return None
 
-    def _view(
-        self, side: str, image: tuple[Mapping[str, Any], Any], principal: Principal
-    ) -> dict[str, Any]:
-        doc, resource = image
-        notes = self.engine.sees_internal_notes(principal, resource)
+    def _event(self, token: str, name: str, notes: bool, data: Mapping[str, Any]) -> Event:
+        key = (name, notes)
+        if key not in self._events:
+            self._events[key] = Event(
+                token, name, {"ticket": data} if name != "ticket.removed" else data
+            )
+        return self._events[key]
+
+    def _view(self, side: str, image: tuple[Mapping[str, Any], Any], notes: bool) -> dict[str, Any]:
+        doc, _ = image
         key = (side, notes)
         if key not in self._views:
             ticket = Ticket.model_validate(doc)

@@ -83,7 +83,7 @@ async def _stream(
                 continue
             if event is END:
                 return
-            yield event.encode()
+            yield event.wire
     finally:
         hub.unsubscribe(subscriber)
 
