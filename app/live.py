@@ -51,6 +51,8 @@ log = logging.getLogger("app.live")
 WATCHED = ("tickets", "users")
 RECENT_CHANGES = 4096
 """Changes kept for resuming: a client further behind than this is told `reset`."""
+POLL_MS = 250
+"""How long one read of the stream waits for a change: how soon a stopping hub notices."""
 QUEUE_LIMIT = 1024
 """Events waiting for one subscriber: one that falls this far behind is told `reset`."""
 _CHANGED_AT = "updated_at"  # moves with any write: alone, it tells a reader nothing
@@ -117,6 +119,7 @@ class LiveHub:
         self._task: asyncio.Task[None] | None = None
         self._opened: asyncio.Future[None] | None = None
         self._position: Mapping[str, Any] | None = None  # the last change dispatched
+        self._stopping = False
 
     # -- subscribers ---------------------------------------------------------------------
 
@@ -200,9 +203,14 @@ class LiveHub:
 
     async def _run(self, opened: asyncio.Future[None]) -> None:
         delay = 0.2
-        while True:
+        while not self._stopping:
             try:
                 await self._follow(opened)
+                if not self._stopping:  # invalidated (the database dropped): start afresh
+                    log.warning("change stream invalidated: subscribers reset")
+                    self._position = None
+                    self._reset_everyone()
+                    await asyncio.sleep(delay)
             except asyncio.CancelledError:
                 raise
             except OperationFailure as exc:
@@ -230,10 +238,14 @@ class LiveHub:
             full_document="updateLookup",
             full_document_before_change="whenAvailable",
             resume_after=self._position,
+            max_await_time_ms=POLL_MS,
         ) as stream:
             if not opened.done():
                 opened.set_result(None)
-            async for raw in stream:
+            while not self._stopping and stream.alive:
+                raw = await stream.try_next()
+                if raw is None:
+                    continue
                 change: Mapping[str, Any] = raw
                 self._position = change["_id"]
                 self._recent.append((_token(change), change))
@@ -244,12 +256,15 @@ class LiveHub:
         for subscribers in list(self._by_user.values()):
             for subscriber in list(subscribers):
                 subscriber.send(END)
+        self._stopping = True
         if self._task is not None:
-            self._task.cancel()
-            # Closing the stream's cursor needs the server: a shutdown does not wait on one
-            # that is away.
-            with contextlib.suppress(asyncio.CancelledError, PyMongoError, TimeoutError):
-                await asyncio.wait_for(self._task, 2.0)
+            # The stream notices within POLL_MS and closes its cursor itself; one stuck on
+            # a server that is away is cancelled.
+            done, _ = await asyncio.wait([self._task], timeout=3 * POLL_MS / 1000 + 1)
+            if not done:
+                self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, PyMongoError):
+                await self._task
 
     def _reset_everyone(self) -> None:
         for subscribers in list(self._by_user.values()):

@@ -26,7 +26,7 @@ from fastapi import FastAPI
 from app.config import Settings
 from models import Company, Ticket, User
 from tests.utils.factories import World
-from tests.utils.instances import worker
+from tests.utils.instances import instance, worker
 
 HEARTBEAT = 0.4
 
@@ -318,9 +318,15 @@ async def test_heartbeats_keep_it_open_and_it_ends_with_the_token(
     assert 2 <= time.monotonic() - started < 8
 
 
-async def test_a_stream_needs_a_token(live: list[httpx.AsyncClient]) -> None:
+async def test_a_stream_needs_a_token_and_valid_parameters(
+    live: list[httpx.AsyncClient], desk: Desk
+) -> None:
     r = await live[0].get("/events")
     assert r.status_code == 401 and r.json()["code"] == "unauthorized"
+    r = await live[0].get("/events", params={"company_id": "nope"}, headers=desk.h(desk.mark))
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "company_id"]
+    r = await live[0].get("/events", headers=desk.h(desk.mark) | {"Last-Event-ID": "x" * 600})
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["header", "last-event-id"]
 
 
 @pytest.mark.topologies
@@ -462,3 +468,19 @@ def _expected(ticket_id: ObjectId, before: Any, after: Any) -> list[tuple[str, A
 
 def _without_time(view: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in view.items() if k != "updated_at"}
+
+
+async def test_a_dropped_database_restarts_the_stream_instead_of_spinning(
+    app: FastAPI, settings: Settings
+) -> None:
+    """Dropping the database invalidates the change stream: the hub starts a new one (its
+    subscribers told `reset`) and the process stays responsive; it still shuts down."""
+    other = settings.model_copy(update={"mongodb_db": f"{settings.mongodb_db}_dropped"})
+    async with instance(other, app) as dropped:
+        hub = dropped.state.live
+        await hub._watching()
+        await dropped.state.db.client.drop_database(other.mongodb_db)
+        started = time.monotonic()
+        await asyncio.sleep(0.5)  # a hub spinning on a dead stream would starve the loop
+        assert time.monotonic() - started < 2
+        assert not hub._task.done()

@@ -42,7 +42,14 @@ _SPEC = create_app(
     Settings(environment="development", jwt_secret=TEST_SECRET, pdp_api_key=TEST_PDP_KEY)
 ).openapi()
 SCHEMA = schemathesis.openapi.from_dict(_SPEC)
-OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations() if isinstance(result, Ok)]
+# A stream that stays open (`GET /events`) cannot be answered in process: its contract (the
+# stream, 401, 404, 422, 503) is tested through API processes in tests/api/test_events.py.
+STREAMS = {("/events", "GET")}
+OPERATIONS = [
+    op
+    for result in SCHEMA.get_all_operations()
+    if isinstance(result, Ok) and ((op := result.ok()).path, op.method.upper()) not in STREAMS
+]
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -101,7 +108,7 @@ def _request_kwargs(case: Any) -> dict[str, Any]:
 def test_fuzzed_schema_is_the_apps(app: FastAPI) -> None:
     assert app.openapi() == _SPEC
     published = sum(len(item) for item in _SPEC["paths"].values())
-    assert len(OPERATIONS) == published  # none was dropped as unloadable
+    assert len(OPERATIONS) + len(STREAMS) == published  # none was dropped as unloadable
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.label)
