@@ -151,32 +151,26 @@ class LiveHub:
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """Forget a closed stream."""
-        self._index(subscriber, add=False)
+        for company in subscriber.principal.roles:
+            members = self._by_company.get(company, set())
+            members.discard(subscriber)
+            if not members:
+                self._by_company.pop(company, None)
+        mine = self._by_user.get(subscriber.user_id, set())
+        mine.discard(subscriber)
+        if not mine:
+            self._by_user.pop(subscriber.user_id, None)
 
     def _add(self, subscriber: Subscriber) -> None:
+        """Index a stream by its user and by the companies they are members of."""
         self._by_user.setdefault(subscriber.user_id, set()).add(subscriber)
-        self._index(subscriber, add=True)
-
-    def _index(self, subscriber: Subscriber, add: bool) -> None:
         for company in subscriber.principal.roles:
-            members = self._by_company.setdefault(company, set())
-            if add:
-                members.add(subscriber)
-            else:
-                members.discard(subscriber)
-                if not members:
-                    del self._by_company[company]
-        if not add:
-            mine = self._by_user.get(subscriber.user_id, set())
-            mine.discard(subscriber)
-            if not mine:
-                self._by_user.pop(subscriber.user_id, None)
+            self._by_company.setdefault(company, set()).add(subscriber)
 
     def _replay(self, subscriber: Subscriber, last_event_id: str) -> None:
         tokens = [token for token, _ in self._recent]
         if last_event_id not in tokens:
-            position = self._position.get("_data", "") if self._position else ""
-            subscriber.send(Event(str(position), "reset", {}))
+            subscriber.send(Event(_token_of(self._position), "reset", {}))
             return
         for _token, change in list(self._recent)[tokens.index(last_event_id) + 1 :]:
             self._dispatch(change, only=[subscriber])
@@ -308,7 +302,7 @@ class LiveHub:
         changed = _changed_companies(subscriber.principal, principal)
         if not changed:
             return
-        self._index(subscriber, add=False)
+        self.unsubscribe(subscriber)  # indexed again under the companies it has now
         subscriber.principal = principal
         self._add(subscriber)
         for company in sorted(changed, key=str):
@@ -400,7 +394,12 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 def _token(change: Mapping[str, Any]) -> str:
     """A change's resume token, as an event id."""
-    return str(change["_id"].get("_data", ""))
+    return _token_of(change["_id"])
+
+
+def _token_of(position: Mapping[str, Any] | None) -> str:
+    """A resume token as an event id (empty for none)."""
+    return str(position.get("_data", "")) if position else ""
 
 
 def _principal_in(user_id: ObjectId, user: Mapping[str, Any]) -> Principal:

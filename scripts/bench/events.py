@@ -21,7 +21,6 @@ import secrets
 import statistics
 import tempfile
 import time
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,42 +194,46 @@ async def _bare_watch(db: Any, arrivals: dict[int, float]) -> None:
                 arrivals[int(subject[len(SUBJECT) :])] = time.perf_counter()
 
 
+@dataclass
+class Tally:
+    """One process's deliveries, each checked against `Engine.check` on the ticket."""
+
+    expected: int = 0
+    made: int = 0
+    missing: int = 0
+    leaks: int = 0  # events to someone who may not read the ticket
+    latencies: list[float] = field(default_factory=list)  # ms, write ack -> arrival
+
+
+def _tally(engine: Any, principals: dict[ObjectId, Any], docs: dict[int, dict[str, Any]],
+           acks: dict[int, float], got: dict[ObjectId, Received]) -> Tally:  # fmt: skip
+    tally = Tally()
+    for user, received in got.items():
+        for n, doc in docs.items():
+            resource = engine.resource_of("ticket", doc)
+            may = engine.check(principals[user], "ticket:read", resource).allowed
+            arrived = received.arrivals.get(n)
+            tally.made += arrived is not None
+            if not may:
+                tally.leaks += arrived is not None
+            elif arrived is None:
+                tally.expected += 1
+                tally.missing += 1
+            else:
+                tally.expected += 1
+                tally.latencies.append((arrived - acks[n]) * 1000)
+    return tally
+
+
 def _section(engine: Any, principals: dict[ObjectId, Any], docs: dict[int, dict[str, Any]],
              acks: dict[int, float], bare: dict[int, float], got_alone: dict[ObjectId, Received],
              got_crowded: dict[ObjectId, Received], ratios: list[float], cpu_alone: list[float],
              cpu_crowded: list[float], n_alone: int, n_crowded: int) -> Section:  # fmt: skip
-    expected = 0
-    leaks = 0
-    latencies: list[float] = []
-    missing = 0
-    for user, got in got_crowded.items():
-        principal = principals[user]
-        for n, doc in docs.items():
-            may = engine.check(principal, "ticket:read", engine.resource_of("ticket", doc)).allowed
-            arrived = got.arrivals.get(n)
-            if arrived is not None and not may:
-                leaks += 1
-            if may:
-                expected += 1
-                if arrived is None:
-                    missing += 1
-                else:
-                    latencies.append((arrived - acks[n]) * 1000)
+    crowded = _tally(engine, principals, docs, acks, got_crowded)
+    alone = _tally(engine, principals, docs, acks, got_alone)
+    latencies = crowded.latencies
+    leaks, missing = crowded.leaks + alone.leaks, crowded.missing + alone.missing
     bare_ms = [(bare[n] - acks[n]) * 1000 for n in bare if n in acks]
-    leaks += sum(
-        1
-        for user, got in got_alone.items()
-        for n in got.arrivals
-        if not engine.check(
-            principals[user], "ticket:read", engine.resource_of("ticket", docs[n])
-        ).allowed
-    )
-    made = sum(len(g.arrivals) for g in got_crowded.values())
-    by_change: dict[int, int] = defaultdict(int)
-    for g in got_crowded.values():
-        for n in g.arrivals:
-            by_change[n] += 1
-    alone_made = sum(len(g.arrivals) for g in got_alone.values())
     ratio = Ratio(
         "events_tenant_isolation",
         ratios,
@@ -255,8 +258,8 @@ def _section(engine: Any, principals: dict[ObjectId, Any], docs: dict[int, dict[
         Figure("bare change stream p95", f"{percentile(bare_ms, 95):.1f} ms", ""),
         Figure(
             "deliveries",
-            f"{made:,} of {expected:,} expected",
-            f"{missing} missing; the alone process made {alone_made:,}",
+            f"{crowded.made:,} of {crowded.expected:,} expected",
+            f"{missing} missing; the alone process made {alone.made:,} of {alone.expected:,}",
         ),
         Figure("events to someone who may not read the ticket", f"{leaks}", "goal: 0"),
     ]
