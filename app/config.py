@@ -72,6 +72,9 @@ class Settings(BaseSettings):
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # A Permit SDK's bulk check carries every question of a list it filters (the tutorial
+    # sends one per ticket it fetched): thousands of questions, about 200 bytes each.
+    pdp_bulk_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
 
     audit_retention_days: int = Field(default=90, ge=1)
     audit_flush_seconds: float = Field(default=0.5, gt=0)

@@ -6,10 +6,8 @@ the request a turn of the event loop behind every other request (`make bench` me
 list 40% slower with five such hops than with two; see docs/benchmarks.md).
 """
 
-from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from beanie import PydanticObjectId
 from bson import ObjectId
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -26,6 +24,7 @@ from authz.errors import InvalidInput, NotFound
 from authz.facts import principal_of
 from authz.scope import Scope
 from models import User
+from models.user import Access
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
@@ -109,44 +108,51 @@ async def _synced_account(idp_subject: str) -> ObjectId:
 SubjectDep = Annotated[ObjectId, Depends(get_subject)]
 
 
-async def _existing_user(user_id: ObjectId) -> User:
-    user = await User.get(PydanticObjectId(user_id))
-    if user is None:
+async def _stored_user(user_id: ObjectId) -> dict[str, Any]:
+    """The user's document, as PyMongo decodes it (one read; validated only where needed)."""
+    doc: dict[str, Any] | None = await User.get_pymongo_collection().find_one({"_id": user_id})
+    if doc is None:
         # A deleted account's tokens die with it.
         raise Unauthorized("invalid token")
-    return user
+    return doc
 
 
 async def get_current_user(subject: SubjectDep, _: DatabaseDep) -> User:
     """The authenticated user (401 if the account no longer exists)."""
-    return await _existing_user(subject)
+    return User.model_validate(await _stored_user(subject))
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-@dataclass(frozen=True, slots=True)
 class Caller:
     """The authenticated user with their facts, and their authorized scope."""
 
-    user: User
-    principal: Principal
-    scope: Scope
+    __slots__ = ("principal", "scope", "stored")
+
+    def __init__(self, stored: dict[str, Any], principal: Principal, scope: Scope) -> None:
+        self.stored = stored
+        self.principal = principal
+        self.scope = scope
+
+    @property
+    def user(self) -> User:
+        """The user's document, validated (on the few routes that show or change it: the
+        facts every decision needs are in `principal` already)."""
+        return User.model_validate(self.stored)
 
 
-async def get_caller(
-    subject: SubjectDep,
-    _: DatabaseDep,
-    engine: EngineDep,
-    audit: AuditDep,
-    settings: SettingsDep,
-    request: Request,
-) -> Caller:
-    """Authenticate: the user document carries the caller's facts, so one read does both."""
-    user = await _existing_user(subject)
-    principal = principal_of(subject, user.access)
-    scope = Scope(engine, principal, audit, settings.list_strategy, request.app.state.models)
-    return Caller(user, principal, scope)
+async def get_caller(subject: SubjectDep, request: Request) -> Caller:
+    """Authenticate: the user document carries the caller's facts, so one read does both.
+    The app's parts are read from its state here, not as dependencies of their own: each
+    dependency is a step of every request."""
+    get_database(request)
+    state = request.app.state
+    stored = await _stored_user(subject)
+    principal = principal_of(subject, Access.model_validate(stored.get("access", {})))
+    settings: Settings = state.settings
+    scope = Scope(state.engine, principal, state.audit, settings.list_strategy, state.models)
+    return Caller(stored, principal, scope)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -185,7 +191,7 @@ async def invitation_path_id(invitation_id: str) -> ObjectId:
     return _path_id(invitation_id, "invitation")
 
 
-def group_path_id(group_id: str) -> ObjectId:
+async def group_path_id(group_id: str) -> ObjectId:
     """The `{group_id}` of the path."""
     return _path_id(group_id, "group")
 

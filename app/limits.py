@@ -1,6 +1,7 @@
 """Request body size limit, enforced before the body is read into memory."""
 
 import contextlib
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -8,19 +9,24 @@ from app.errors import error_response
 
 
 class BodySizeLimit:
-    """Refuse bodies over `max_bytes` with 413, by Content-Length or while streaming."""
+    """Refuse bodies over `max_bytes` with 413, by Content-Length or while streaming; the
+    paths of `larger` take bodies up to their own limit instead."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.max_bytes)
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
-                await self._refuse(scope, receive, send)
+            if name == b"content-length" and (not value.isdigit() or int(value) > limit):
+                await self._refuse(scope, receive, send, limit)
                 return
         seen = 0
         too_large = False
@@ -31,7 +37,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     too_large = True
                     raise _TooLarge
             return message
@@ -48,12 +54,10 @@ class BodySizeLimit:
         with contextlib.suppress(_TooLarge):
             await self.app(scope, limited_receive, guarded_send)
         if too_large and not started:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            413, f"request body exceeds {self.max_bytes} bytes", "payload_too_large"
-        )
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = error_response(413, f"request body exceeds {limit} bytes", "payload_too_large")
         await response(scope, receive, send)
 
 

@@ -270,6 +270,8 @@ class LiveHub:
     def _dispatch(
         self, change: Mapping[str, Any], only: Iterable[Subscriber] | None = None
     ) -> None:
+        if "documentKey" not in change:  # a collection dropped or renamed: no document's
+            return
         try:
             if change["ns"]["coll"] == "users":
                 self._user_changed(change, only)

@@ -12,8 +12,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
 from pydantic.config import JsonDict
 
-MAX_BULK_CHECKS = 100
-"""Questions in one `/pdp/allowed/bulk` call; more is a 422."""
+MAX_BULK_CHECKS = 5_000
+"""Questions in one `/pdp/allowed/bulk` call; more is a 422. A service filtering a list
+with one bulk check (as Permit's own tutorial does) sends one question per item it fetched:
+well past Permit's 100. The body-size limit of the bulk path bounds it too."""
 
 MAX_FILTER_ITEMS = 100
 """Entries in each of `tenants`, `resources` and `resource_types` of `/pdp/user-permissions`."""

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, Self
 from bson import ObjectId
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -361,20 +362,24 @@ class ReplyOut(Output):
 
 
 class TicketOut(Output):
-    """A ticket, with the replies the caller may see."""
+    """A ticket, with the replies the caller may see. Validated by attribute from a
+    `Ticket`, or by stored name (`_id`, `company`, `group`) from the raw document, with the
+    document's defaults for what an older document may lack."""
 
-    id: Id
-    company_id: Id = Field(validation_alias="company")
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    id: Id = Field(validation_alias=AliasChoices("id", "_id"))
+    company_id: Id = Field(validation_alias=AliasChoices("company_id", "company"))
     number: int
     subject: str
     description: str
-    status: Status
-    priority: Priority
+    status: Status = Status.OPEN
+    priority: Priority = Priority.NORMAL
     created_by: Id
-    assigned_to: Id | None
-    group_id: Id | None
-    confidential: bool
-    replies: list[ReplyOut]
+    assigned_to: Id | None = None
+    group_id: Id | None = Field(default=None, validation_alias=AliasChoices("group_id", "group"))
+    confidential: bool = False
+    replies: list[ReplyOut] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
 

@@ -3,7 +3,9 @@
 Tokens of the identity provider are verified in `app/oidc.py`, with the same library.
 """
 
+import functools
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +20,8 @@ from app.config import Settings
 from app.errors import Unauthorized
 
 ALGORITHM = "HS256"
+VERIFIED_TOKENS = 4096
+"""Tokens whose verification each worker remembers, at most (the most recently used)."""
 
 _hasher = PasswordHash((Argon2Hasher(),))
 # Verified against when the account does not exist, so a failed login costs the same
@@ -84,17 +88,33 @@ def create_access_token(user_id: str, settings: Settings) -> IssuedToken:
 
 
 def decode_access_token(token: str, settings: Settings) -> str:
-    """Verify a token and return its subject; any defect raises `Unauthorized`."""
+    """Verify a token and return its subject; any defect raises `Unauthorized`.
+
+    A client sends the same token on every request until it expires, so the signature and
+    claims of a token are verified once and remembered (a bounded number of tokens, per
+    key, audience and issuer); its time window is checked on every use.
+    """
+    subject, not_before, expires = _verified(
+        token, settings.secret_key, settings.jwt_audience, settings.jwt_issuer
+    )
+    if not not_before <= time.time() < expires:
+        raise Unauthorized("invalid or expired token")
+    return subject
+
+
+@functools.lru_cache(maxsize=VERIFIED_TOKENS)
+def _verified(token: str, key: str, audience: str, issuer: str) -> tuple[str, float, float]:
+    """(subject, not before, expires) of a token whose signature and claims are valid."""
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != ALGORITHM:
             raise Unauthorized("invalid token")
         claims = jwt.decode(
             token,
-            settings.secret_key,
+            key,
             algorithms=[ALGORITHM],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
+            audience=audience,
+            issuer=issuer,
             options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"]},
         )
     except (jwt.PyJWTError, TypeError, ValueError) as exc:
@@ -103,4 +123,5 @@ def decode_access_token(token: str, settings: Settings) -> str:
     subject = claims.get("sub")
     if not isinstance(subject, str):
         raise Unauthorized("invalid token")
-    return subject
+    not_before = claims.get("nbf", claims["iat"])
+    return subject, float(not_before), float(claims["exp"])

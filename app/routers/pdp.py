@@ -34,7 +34,7 @@ pdp_key = HTTPBearer(
 )
 
 
-def require_pdp_key(
+async def require_pdp_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(pdp_key)],
     settings: SettingsDep,
 ) -> None:
@@ -47,7 +47,7 @@ def require_pdp_key(
         raise Unauthorized("missing or invalid PDP API key")
 
 
-def get_pdp(engine: EngineDep, audit: AuditDep, _: DatabaseDep) -> Pdp:
+async def get_pdp(engine: EngineDep, audit: AuditDep, _: DatabaseDep) -> Pdp:
     """The engine's answers to the PDP's questions, denials going to the audit trail."""
     return Pdp(engine, audit)
 
@@ -55,6 +55,8 @@ def get_pdp(engine: EngineDep, audit: AuditDep, _: DatabaseDep) -> Pdp:
 PdpDep = Annotated[Pdp, Depends(get_pdp)]
 
 router = APIRouter(prefix="/pdp", tags=["pdp"], dependencies=[Depends(require_pdp_key)])
+BULK_PATH = "/pdp/allowed/bulk"
+"""The bulk check's path: its bodies may be larger than others (`PDP_BULK_MAX_BYTES`)."""
 
 
 @router.post(
@@ -74,14 +76,16 @@ async def allowed(query: CheckQuery, pdp: PdpDep) -> Verdict:
 
 
 @router.post(
-    "/allowed/bulk",
+    BULK_PATH.removeprefix("/pdp"),
     response_model=BulkVerdicts,
     summary="Permit bulk check",
     responses=error_responses(401, 422),
 )
 async def allowed_bulk(queries: BulkCheckQuery, pdp: PdpDep) -> BulkVerdicts:
-    """`permit.bulk_check([...])`: the answers, in order, to up to 100 questions
-    (`MAX_BULK_CHECKS`); more is a 422."""
+    """`permit.bulk_check([...])`: the answers, in order, to up to 5,000 questions
+    (`MAX_BULK_CHECKS`), in a body of at most `PDP_BULK_MAX_BYTES` (2 MiB); more questions
+    is a 422, a larger body a 413. Each user's facts are read once, and the resources named
+    in one query per user and type, however many questions name them."""
     return BulkVerdicts(allow=await pdp.check(queries.root))
 
 

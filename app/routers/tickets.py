@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.deps import CallerDep, Cursor, TicketId, UserId
 from app.openapi import error_responses
-from app.presenters import reply_out, ticket_out
+from app.presenters import reply_out, ticket_out, tickets_out
 from app.schemas import (
     ObjectIdStr,
     ReplyIn,
@@ -84,9 +84,9 @@ async def list_tickets(
         # Escaped: the text is matched literally, never interpreted as a pattern.
         pattern = {"$regex": re.escape(q), "$options": "i"}
         query["$or"] = [{"subject": pattern}, {"description": pattern}]
-    page = await caller.scope.page(Ticket, "ticket:read", query, limit, cursor)
+    page = await caller.scope.stored_page(Ticket, "ticket:read", query, limit, cursor)
     return TicketPage(
-        items=[shown(t, caller.scope) for t in page.items],
+        items=tickets_out(page.items, caller.scope.internal_notes_shown(Ticket)),
         next_cursor=str(page.next_cursor) if page.next_cursor else None,
     )
 

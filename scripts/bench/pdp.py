@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from permit import Permit
@@ -40,7 +40,7 @@ from rich.table import Table
 
 from app.demo import PERSONAS
 from scripts.bench.api import api_environment, api_process
-from scripts.bench.results import Figure, Section
+from scripts.bench.results import Figure, Ratio, Section
 from scripts.bench.world import Run, World
 
 PERMIT_CHECK_P50_MS = 7.0
@@ -48,6 +48,9 @@ PERMIT_CHECK_P50_MS = 7.0
 
 CONCURRENCY = 16
 BATCH = 100
+BIG_BULK = 1000
+FLOOR_PATH = "/bench/pdp"
+"""Where the API answers the SDK's check with a constant verdict (app/routers/bench.py)."""
 ACTIONS = ("read", "update", "delete")
 
 Question = CheckQuery
@@ -69,6 +72,12 @@ class PdpFigures:
     bulk_decisions_per_s: float
     allowed_share: float  # of the checks, how many were allowed: the mix matters
     api_cpu_ms: float | None = None  # the API process's CPU per check, when it is known
+    # One caller, the check and the same SDK call to a constant verdict interleaved: the
+    # ratio of their p50s per round, and the floor's p50 (when the API mounts it).
+    floor_ratios: list[float] = field(default_factory=list)
+    floor_p50_ms: float | None = None
+    big_bulk: int = 0  # questions in one bulk check of the big-bulk figure
+    big_bulk_ms: float | None = None  # its median latency
 
     @property
     def p50_vs_permit(self) -> float:
@@ -114,17 +123,27 @@ async def measure_pdp(
     concurrency: int = CONCURRENCY,
     batch: int = BATCH,
     api_cpu_ms: Callable[[], float] | None = None,
+    floor: bool = False,
+    big_bulk: int = 0,
 ) -> PdpFigures:
     """Time `alone` checks by one caller, then `checks` single checks and `batches` bulk
     checks of `batch` questions with `concurrency` callers, cycling through `questions`;
-    a warm-up comes first. `api_cpu_ms`, when given, reads the API process's CPU time."""
+    a warm-up comes first. `api_cpu_ms`, when given, reads the API process's CPU time;
+    `floor`, the API mounts the constant verdict (`BENCH_ROUTES`); `big_bulk`, the questions
+    of one more bulk check, timed alone."""
     permit = Permit(pdp=f"{base_url.rstrip('/')}/pdp", token=api_key)
     await _checks(permit, questions, 50, 1)  # warm-up
     one, _, _ = await _checks(permit, questions, alone, 1)
+    floor_ratios: list[float] = []
+    floor_p50 = None
+    if floor:
+        constant = Permit(pdp=f"{base_url.rstrip('/')}{FLOOR_PATH}", token=api_key)
+        floor_ratios, floor_p50 = await _versus_floor(permit, constant, questions, alone)
     cpu_before = api_cpu_ms() if api_cpu_ms is not None else 0.0
     latencies, elapsed, allowed = await _checks(permit, questions, checks, concurrency)
     cpu = (api_cpu_ms() - cpu_before) / checks if api_cpu_ms is not None else None
     bulk_elapsed = await _bulk_checks(permit, questions, batches, concurrency, batch)
+    big_bulk_ms = await _big_bulk(permit, questions, big_bulk) if big_bulk else None
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
     return PdpFigures(
         concurrency=concurrency,
@@ -138,7 +157,51 @@ async def measure_pdp(
         bulk_decisions_per_s=batches * batch / bulk_elapsed,
         allowed_share=allowed / len(latencies),
         api_cpu_ms=cpu,
+        floor_ratios=floor_ratios,
+        floor_p50_ms=floor_p50,
+        big_bulk=big_bulk,
+        big_bulk_ms=big_bulk_ms,
     )
+
+
+async def _versus_floor(
+    permit: Permit, constant: Permit, questions: Sequence[Question], checks: int, rounds: int = 9
+) -> tuple[list[float], float]:
+    """One caller sends each question to the PDP and the same SDK call to the constant
+    verdict, in alternating order; per round, the ratio of the two p50s. Also the floor's
+    p50 over every round."""
+    singles = itertools.cycle(questions)
+    ratios: list[float] = []
+    floors: list[float] = []
+    for _ in range(rounds):
+        real: list[float] = []
+        floor: list[float] = []
+        for i in range(max(10, checks // rounds)):
+            q = next(singles)
+            pair = [(permit, real), (constant, floor)]
+            for sdk, into in pair if i % 2 == 0 else pair[::-1]:
+                started = time.perf_counter()
+                await sdk.check(**q)
+                into.append((time.perf_counter() - started) * 1000)
+        ratios.append(statistics.median(real) / statistics.median(floor))
+        floors += floor
+    return ratios, statistics.median(floors)
+
+
+async def _big_bulk(permit: Permit, questions: Sequence[Question], size: int) -> float:
+    """Median milliseconds of a bulk check of `size` questions of one user (as the tutorial
+    filters a list it fetched), which must answer every one of them."""
+    first = str(questions[0]["user"])
+    mine = [q for q in questions if str(q["user"]) == first]
+    bulk = list(itertools.islice(itertools.cycle(mine), size))
+    times = []
+    for _ in range(7):
+        started = time.perf_counter()
+        answers = await permit.bulk_check(bulk)
+        times.append((time.perf_counter() - started) * 1000)
+        if len(answers) != size:
+            raise RuntimeError(f"a bulk check of {size} returned {len(answers)} answers")
+    return statistics.median(times)
 
 
 async def _checks(
@@ -221,11 +284,33 @@ def figures(f: PdpFigures) -> list[Figure]:
             else []
         ),
         Figure("check p50, one caller", f"{f.alone_p50_ms:.1f} ms", "no queueing"),
-        Figure("check p50 over Permit's, one caller", f"{f.alone_vs_permit:.2f}", permit),
+        *(
+            [
+                Figure(
+                    "the same SDK call to a constant verdict, p50",
+                    f"{f.floor_p50_ms:.1f} ms",
+                    "the floor of `pdp_p50_vs_floor`: the SDK, HTTP and the framework",
+                )
+            ]
+            if f.floor_p50_ms is not None
+            else []
+        ),
+        Figure("pdp_p50_vs_permit", f"{f.alone_vs_permit:.2f}", f"one caller; {permit}"),
         Figure(
             f"bulk decisions per second, batches of {f.batch}",
             f"{f.bulk_decisions_per_s:,.0f}",
             f"{f.batches:,} batches, {f.concurrency} callers",
+        ),
+        *(
+            [
+                Figure(
+                    f"one bulk check of {f.big_bulk:,} questions",
+                    f"{f.big_bulk_ms:.0f} ms",
+                    "one user's, as the tutorial filters a list it fetched; median of 7",
+                )
+            ]
+            if f.big_bulk_ms is not None
+            else []
         ),
     ]
 
@@ -284,9 +369,20 @@ async def measure(run: Run) -> Section:
                 alone=60 if small else 300,
                 batches=40 if small else 200,
                 api_cpu_ms=api.cpu_ms,
+                floor=True,
+                big_bulk=BIG_BULK,
             )
+    ratio = Ratio(
+        "pdp_p50_vs_floor",
+        found.floor_ratios,
+        "one caller's check p50 through the Python SDK over the same SDK call answered by "
+        f"a constant verdict of the same API process (`{FLOOR_PATH}/allowed`), interleaved",
+        f"the floor {found.floor_p50_ms or 0:.1f} ms, the check {found.alone_p50_ms:.1f} ms",
+    )
     title = f"PDP ({run.opts.http_size:,} tickets/tenant, through the Python Permit SDK)"
-    return Section(title, [], figures(found), [_NOTE.format(n=len(questions), c=found.concurrency)])
+    return Section(
+        title, [ratio], figures(found), [_NOTE.format(n=len(questions), c=found.concurrency)]
+    )
 
 
 _NOTE = (

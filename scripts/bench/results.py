@@ -27,10 +27,12 @@ GOALS: dict[str, Goal] = {
     "pushdown_vs_post": Goal(">=", 50),
     "pushdown_docs_per_result": Goal("<=", 1.0),
     "authz_overhead": Goal("<=", 1.10),
+    "api_cpu_ratio": Goal("<=", 2.0),
     "pushdown_scaling": Goal("<=", 1.5),
     "grants_scaling": Goal("<=", 1.5),
     "grants_facts_scaling": Goal("<=", 1.2),
     "events_tenant_isolation": Goal("<=", 1.3),
+    "pdp_p50_vs_floor": Goal("<=", 1.5),
 }
 
 

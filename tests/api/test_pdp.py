@@ -4,6 +4,7 @@ The real SDKs as clients, against a real API process, are in tests/api/test_pdp_
 property on random worlds in tests/api/test_pdp_property.py.
 """
 
+import json
 from typing import Any
 
 import httpx
@@ -130,8 +131,34 @@ async def test_batch_limit(client: httpx.AsyncClient, acme: Acme) -> None:
     assert [a["allow"] for a in r.json()["allow"]] == [True] * MAX_BULK_CHECKS
     r = await client.post("/pdp/allowed/bulk", json=[query] * (MAX_BULK_CHECKS + 1), headers=KEY)
     assert r.status_code == 422
-    assert "at most 100 items" in r.text
+    assert f"at most {MAX_BULK_CHECKS} items" in r.text
     assert (await client.post("/pdp/allowed/bulk", json=[], headers=KEY)).json() == {"allow": []}
+
+
+def compact(body: Any) -> bytes:
+    """`body` as httpx sends it."""
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+async def test_a_bulk_check_may_be_larger_than_other_bodies_up_to_its_own_limit(
+    app: FastAPI, client: httpx.AsyncClient, acme: Acme
+) -> None:
+    settings = app.state.settings
+    query = ask(acme.email("admin"), "read", key=acme.tid)
+    many = [query] * (settings.max_body_bytes // len(compact(query)) + 10)
+    assert len(compact(many)) > settings.max_body_bytes
+    r = await client.post("/pdp/allowed/bulk", json=many, headers=KEY)
+    assert r.status_code == 200, r.text
+    assert len(r.json()["allow"]) == len(many)
+    r = await client.post("/pdp/allowed", json=many, headers=KEY)  # every other path: 413
+    assert r.status_code == 413
+    padded = {**query, "context": {"pad": "x" * settings.pdp_bulk_max_bytes}}
+    r = await client.post("/pdp/allowed/bulk", json=[padded], headers=KEY)
+    assert r.status_code == 413
+    assert r.json() == {
+        "detail": f"request body exceeds {settings.pdp_bulk_max_bytes} bytes",
+        "code": "payload_too_large",
+    }
 
 
 @pytest.mark.parametrize(

@@ -47,9 +47,9 @@ async def instance(settings: Settings, home: FastAPI) -> AsyncIterator[FastAPI]:
 
 
 @asynccontextmanager
-async def worker(settings: Settings, log: Path) -> AsyncIterator[str]:
-    """The API in its own uvicorn process on `settings`' database (and PDP key, if any);
-    yields its base URL."""
+async def worker(settings: Settings, log: Path, workers: int = 1) -> AsyncIterator[str]:
+    """The API in its own uvicorn process on `settings`' database (and PDP key, if any),
+    with `workers` worker processes behind its one port; yields its base URL."""
     port = devdb.free_port()
     env = os.environ | {
         "ENVIRONMENT": "development",
@@ -62,6 +62,7 @@ async def worker(settings: Settings, log: Path) -> AsyncIterator[str]:
     if settings.pdp_api_key is not None:
         env["PDP_API_KEY"] = settings.pdp_api_key.get_secret_value()
     command = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers)]
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: S603, ASYNC220 - our own command; a child for the test
             command, env=env, cwd=devdb.ROOT, stdout=out, stderr=subprocess.STDOUT
