@@ -11,6 +11,8 @@ import argparse
 
 import uvicorn
 
+from app.observability import log_config
+
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the address and serve until stopped (Ctrl-C or SIGTERM: a graceful shutdown)."""
@@ -19,6 +21,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--quiet", action="store_true", help="warnings only, no access log")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: one JSON object per log line, with its request id (default: text)",
+    )
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
@@ -28,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        log_config=log_config(json_logs=args.log_format == "json"),
         access_log=not args.quiet,
         log_level="warning" if args.quiet else "info",
     )

@@ -16,6 +16,7 @@ from pymongo.errors import ServerSelectionTimeoutError
 from app.config import Settings
 from app.db import Database
 from app.errors import Unauthorized
+from app.observability import decided
 from app.oidc import IdentityProvider, unverified_issuer
 from app.security import decode_access_token
 from authz.audit import AuditLog
@@ -151,7 +152,9 @@ async def get_caller(subject: SubjectDep, request: Request) -> Caller:
     stored = await _stored_user(subject)
     principal = principal_of(subject, Access.model_validate(stored.get("access", {})))
     settings: Settings = state.settings
-    scope = Scope(state.engine, principal, state.audit, settings.list_strategy, state.models)
+    scope = Scope(
+        state.engine, principal, state.audit, settings.list_strategy, state.models, decided
+    )
     return Caller(stored, principal, scope)
 
 

@@ -23,6 +23,7 @@ from pymongo.errors import ConnectionFailure, ExecutionTimeout
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 
+from app.observability import database_failed
 from authz.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
 log = logging.getLogger("app")
@@ -204,6 +205,7 @@ def _methods_of(request: Request) -> list[str]:
 
 
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    database_failed(exc)
     log.warning(
         "database unavailable during %s %s: %s",
         request.method,

@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 from pymongo.errors import PyMongoError
 
+from app import observability
 from app.config import Settings, get_settings
 from app.db import Database, initialise, initialise_with_retry, make_client
 from app.errors import install_error_handlers
@@ -102,7 +103,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Off the start-up path: a large tenant's deletion must not delay readiness.
     recovery = asyncio.create_task(_recover(db, live), name="recovery")
     app.state.recovery = recovery
-    audit = AuditLog(settings.audit_flush_seconds, settings.audit_retention_days)
+    audit = AuditLog(
+        settings.audit_flush_seconds,
+        settings.audit_retention_days,
+        context=observability.request_id,
+    )
     app.state.audit = audit
     audit.start()
     try:
@@ -162,8 +167,10 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         allow_origins=settings.cors_origins,
         allow_credentials=False,
         allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-        allow_headers=["Authorization", "Content-Type"],
+        allow_headers=["Authorization", "Content-Type", observability.REQUEST_ID_HEADER],
+        expose_headers=[observability.REQUEST_ID_HEADER],
     )
+    observability.install(app)
 
 
 def _include_routers(app: FastAPI, settings: Settings) -> None:

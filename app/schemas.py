@@ -526,6 +526,9 @@ class AuditOut(Output):
     resource_id: Id | None
     allowed: bool
     reason: str
+    request_id: str | None = Field(
+        default=None, description="The request that caused it: its `X-Request-ID` header"
+    )
 
 
 class AuditPage(BaseModel):

@@ -8,6 +8,7 @@ deletes it then.
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -38,8 +39,16 @@ async def cancel_until_done(task: "asyncio.Task[None]") -> None:
 class AuditLog:
     """A buffered, batched writer of `audit_events`."""
 
-    def __init__(self, flush_seconds: float = 0.5, retention_days: int = 90) -> None:
+    def __init__(
+        self,
+        flush_seconds: float = 0.5,
+        retention_days: int = 90,
+        context: Callable[[], str | None] | None = None,
+    ) -> None:
+        """`context`, when given, names the request being served (its id goes with each
+        event, so an event and the request's log lines can be found from each other)."""
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_QUEUE)
+        self._context = context
         self._flush_seconds = flush_seconds
         self._retention = timedelta(days=retention_days)
         self._task: asyncio.Task[None] | None = None
@@ -68,6 +77,7 @@ class AuditLog:
             "resource_id": resource_id,
             "allowed": allowed,
             "reason": reason,
+            "request_id": self._context() if self._context is not None else None,
         }
         try:
             self._queue.put_nowait(event)

@@ -70,7 +70,7 @@ def compile_filter(
             shapes.setdefault(key, (conjunction, []))[1].append(company)
     branches: list[dict[str, Any]] = []
     if whole:
-        branches.append({tenant: _one_or_in(whole)})
+        branches.append({tenant: one_or_in(whole)})
     covered = set(whole)
     for conjunction, companies in shapes.values():
         rest = [c for c in companies if c not in covered]
@@ -200,7 +200,7 @@ def _document(
     tenant: str, companies: Sequence[ObjectId], conjunction: Conjunction
 ) -> dict[str, Any]:
     """A branch as a filter document led by the tenant; a path named twice goes to `$and`."""
-    doc: dict[str, Any] = {tenant: _one_or_in(companies)}
+    doc: dict[str, Any] = {tenant: one_or_in(companies)}
     again: list[dict[str, Any]] = []
     for path, condition in conjunction:
         if path in doc:
@@ -212,6 +212,6 @@ def _document(
     return doc
 
 
-def _one_or_in(values: Sequence[ObjectId]) -> Any:
+def one_or_in(values: Sequence[ObjectId]) -> Any:
     """Equality for one value (pushed down by more servers), `$in` for several."""
     return values[0] if len(values) == 1 else {"$in": list(values)}

@@ -34,6 +34,7 @@ from authz.audit import AuditLog
 from authz.engine import Decision, Engine, Principal, Resource, value_at
 from authz.errors import Conflict, DomainError, Forbidden, NotFound
 from authz.listing import STRATEGIES, ListRequest, Strategy, conjoin
+from authz.mongo import one_or_in
 from models import DOCUMENT_MODELS, touched
 
 D = TypeVar("D", bound=Document)
@@ -170,12 +171,16 @@ class Scope:
         audit: AuditLog | None = None,
         strategy: Strategy = "pushdown",
         models: Mapping[str, type[Document]] | None = None,
+        observe: Callable[[Decision], None] | None = None,
     ) -> None:
+        """`observe`, when given, is told every decision a request asks for (to count
+        them); the read projections' checks are not requests' questions and are not told."""
         self.engine = engine
         self.principal = principal
         self.audit = audit
         self.strategy = strategy
         self.models = models if models is not None else shipped_classes(engine)
+        self.observe = observe
 
     @property
     def user_id(self) -> ObjectId:
@@ -238,10 +243,17 @@ class Scope:
     def authorize(self, permission: str, resource: Resource) -> Decision:
         """Raise `NotFound`/`Forbidden` unless allowed; a denial is recorded."""
         try:
-            return self.engine.authorize(self.principal, permission, resource)
+            decision = self.engine.authorize(self.principal, permission, resource)
         except DomainError as exc:
+            self._observed(exc.decision)
             self.record(resource, exc.decision)
             raise
+        return self._observed(decision)
+
+    def _observed(self, decision: Decision) -> Decision:
+        if self.observe is not None:
+            self.observe(decision)
+        return decision
 
     def record(self, resource: Resource, decision: Decision) -> None:
         """Audit a decision: a denial, or a write that was allowed and is now final (writes
@@ -280,7 +292,10 @@ class Scope:
         found: dict[ObjectId, Resource] = {}
         for rtype, ids in wanted.items():
             found |= await self.resources_named(rtype, ids)
-        return [self._answer(q, found) for q in questions]
+        answers = [self._answer(q, found) for q in questions]
+        for answer in answers:
+            self._observed(answer.decision)
+        return answers
 
     def _answer(self, q: Question, found: Mapping[ObjectId, Resource]) -> Answer:
         resource = self._resource_named(q, found)
@@ -312,7 +327,8 @@ class Scope:
         """The resources among `ids` the caller may read, read in one query (with only the
         fields decisions need); the others are simply absent.
 
-        Read by id alone, and the read permission decided here by the engine: this answers
+        Read by id (in the caller's companies), and the read permission decided here by the
+        engine: this answers
         questions, the engine decides each of them next anyway, and a lookup by id is the
         cheapest query there is; the compiled read filter is the engine's own decision in
         query form (tests/api/test_authz_property.py holds the two equal), so sending it
@@ -325,7 +341,13 @@ class Scope:
             p: {"$elemMatch": {"$eq": self.user_id}}
             for p in _many_paths(self.engine, resource_type)
         }
-        cursor = self._collection(resource_type).find({"_id": {"$in": list(ids)}}, paths)
+        # Only the caller's companies can hold what they may read: the shard key targets
+        # the read, and the list is as long as their memberships, whatever they were given.
+        companies = list(self.principal.roles)
+        if not companies:
+            return {}
+        query = {rtype.tenant: one_or_in(companies), "_id": {"$in": list(ids)}}
+        cursor = self._collection(resource_type).find(query, paths)
         found = {}
         async for doc in cursor:
             resource = self.engine.resource_of(resource_type, doc)

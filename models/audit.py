@@ -25,6 +25,7 @@ class AuditEvent(Document):
     resource_id: PydanticObjectId | None = None
     allowed: bool
     reason: str
+    request_id: str | None = None  # the API request that caused it (X-Request-ID)
 
     class Settings:
         name = "audit_events"

@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.deps import AuditDep, DatabaseDep, EngineDep, SettingsDep
 from app.errors import Unauthorized
+from app.observability import decided
 from app.openapi import error_responses
 from app.pdp_schemas import (
     BulkCheckQuery,
@@ -49,7 +50,7 @@ async def require_pdp_key(
 
 async def get_pdp(engine: EngineDep, audit: AuditDep, _: DatabaseDep) -> Pdp:
     """The engine's answers to the PDP's questions, denials going to the audit trail."""
-    return Pdp(engine, audit)
+    return Pdp(engine, audit, decided)
 
 
 PdpDep = Annotated[Pdp, Depends(get_pdp)]

@@ -14,7 +14,7 @@ decision point that raised on them would push every caller to treat errors as "a
 """
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,10 +108,16 @@ class _Question:
 class Pdp:
     """The PDP's three questions, answered for one request."""
 
-    def __init__(self, engine: Engine, audit: AuditLog | None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        audit: AuditLog | None,
+        observe: Callable[[Decision], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.policy = engine.policy
         self.audit = audit
+        self.observe = observe
 
     # -- checks ----------------------------------------------------------------------------
 
@@ -224,6 +230,8 @@ class Pdp:
         resource_id: ObjectId | None,
         decision: Decision,
     ) -> None:
+        if self.observe is not None:
+            self.observe(decision)
         if not decision.allowed:
             self._audit(principal, q, company, resource_id, decision.reason)
 

@@ -29,6 +29,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from authz.engine import Engine, default_engine, names
+from authz.mongo import one_or_in
 from authz.scope import shipped_classes
 from models import Membership, User
 from models.user import Access, MembershipFact, ResourceRoleFact
@@ -145,7 +146,7 @@ async def _held(
         for relation in irole.derived_from:
             path = rtype.relations[relation]
             cursor = coll.find(
-                {rtype.tenant: _one_or_in(companies), path: _one_or_in(users)},
+                {rtype.tenant: one_or_in(companies), path: one_or_in(users)},
                 {rtype.tenant: 1, path: 1},
                 session=session,
             )
@@ -162,10 +163,6 @@ async def _held(
                             }
                         )
     return held
-
-
-def _one_or_in(values: list[ObjectId]) -> Any:
-    return values[0] if len(values) == 1 else {"$in": values}
 
 
 async def _write_copies(

@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -47,9 +47,12 @@ async def instance(settings: Settings, home: FastAPI) -> AsyncIterator[FastAPI]:
 
 
 @asynccontextmanager
-async def worker(settings: Settings, log: Path, workers: int = 1) -> AsyncIterator[str]:
+async def worker(
+    settings: Settings, log: Path, workers: int = 1, args: Sequence[str] = ()
+) -> AsyncIterator[str]:
     """The API in its own uvicorn process on `settings`' database (and PDP key, if any),
-    with `workers` worker processes behind its one port; yields its base URL."""
+    with `workers` worker processes behind its one port and `args` added to its command
+    line; yields its base URL."""
     port = devdb.free_port()
     env = os.environ | {
         "ENVIRONMENT": "development",
@@ -62,7 +65,7 @@ async def worker(settings: Settings, log: Path, workers: int = 1) -> AsyncIterat
     if settings.pdp_api_key is not None:
         env["PDP_API_KEY"] = settings.pdp_api_key.get_secret_value()
     command = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", str(workers)]
+    command += ["--workers", str(workers), *args]
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: S603, ASYNC220 - our own command; a child for the test
             command, env=env, cwd=devdb.ROOT, stdout=out, stderr=subprocess.STDOUT
