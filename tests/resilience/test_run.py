@@ -75,13 +75,16 @@ def launch(env: dict[str, str], log: Path) -> Run:
 
 
 def wait_ready(run: Run) -> None:
-    """Until /readyz answers 200; the launcher's output if it never does."""
+    """Until /readyz answers 200 and the launcher has said so (it polls on its own, and a
+    Ctrl-C between the two would stop it before its announcement); the launcher's output
+    if it never does."""
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
         if run.proc.poll() is not None:
             break
         try:
-            if httpx.get(f"{run.api}/readyz", timeout=2).status_code == 200:
+            answered = httpx.get(f"{run.api}/readyz", timeout=2).status_code == 200
+            if answered and "ready: the console at" in run.output():
                 return
         except httpx.TransportError:
             pass
