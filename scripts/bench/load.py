@@ -1,4 +1,5 @@
-"""The API under concurrent load, as its own process (`authz_overhead`, route latencies).
+"""The API under concurrent load, as its own process (`authz_overhead`, `api_cpu_ratio`,
+route latencies).
 
 `authz_overhead` divides the median latency of `GET /tickets?company_id=..&limit=50`, as
 an agent, by that of `GET /bench/tickets-unauthorized` with the same parameters and the
@@ -9,6 +10,13 @@ which is the limit. Both send the very same query (the policy's conditions inclu
 agent's filter leaves out the confidential tickets not assigned to them), and both pages
 are checked equal. The clients send the two routes interleaved (A B A B ...) so
 noise hits both alike; each round gives one ratio.
+
+`api_cpu_ratio` divides the API process's CPU per `GET /tickets` (a page of 50, as the
+agent) by that of `GET /bench/tickets-raw`, the floor of any such route: the same
+precompiled filter sent through PyMongo and the documents encoded with orjson, with no
+authentication, validation or authorization. One client sends blocks of each route alone,
+in alternating order; each pair of blocks gives one ratio (CPU from the scheduler's
+nanosecond counts of the API's threads).
 """
 
 import asyncio

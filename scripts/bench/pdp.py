@@ -7,7 +7,11 @@ The Permit-compatible decision point (`app/routers/pdp.py`) is asked:
   new HTTP session for every check), and p50 with one caller, which is latency without
   queueing;
 - **bulk throughput**: decisions per second of `permit.bulk_check(...)` (`/pdp/allowed/bulk`)
-  in batches of 100 questions of one user each, with the same 16 callers.
+  in batches of 100 questions of one user each, with the same 16 callers, and the latency
+  of one bulk check of 1,000 questions (as the tutorial filters a list it fetched);
+- **`pdp_p50_vs_floor`** (a goal): one caller's check p50 over the p50 of the same SDK call
+  answered by a constant verdict of the same API process (`/bench/pdp/allowed`, mounted
+  with `BENCH_ROUTES`): what the decision costs beyond the SDK, HTTP and the framework.
 
 Permit documents about 7 ms per check (p50) for its PDP sidecar; `PERMIT_CHECK_P50_MS`
 holds that figure so the report sets ours beside it as a ratio (a figure, not a goal).

@@ -18,6 +18,7 @@ or with `kernel.yama.ptrace_scope` at 0.
 import argparse
 import asyncio
 import collections
+import dataclasses
 import secrets
 import sys
 import tempfile
@@ -59,8 +60,7 @@ def summary(collapsed: Path, top: int) -> str:
 
 async def profile(route: str, seconds: float, top: int) -> None:
     """Seed, start the API, measure CPU per request, sample, print."""
-    sizes = ["--sizes", str(SIZE), "--scaling", f"{SIZE},{SIZE}"]
-    opts = parse([*sizes, "--http-size", str(SIZE), "--post-size", str(SIZE)])
+    opts = dataclasses.replace(parse([]), sizes=(SIZE,), http_size=SIZE)  # the HTTP world
     with world.server() as uri:
         client: world.Client = AsyncMongoClient(uri, tz_aware=True)
         w = await world.build(client, opts, SIZE)

@@ -112,10 +112,16 @@ def write_markdown(results: Results, opts: Options, path: Path, plot: Path) -> N
     lines += ["## Headline figures", "", *_markdown_table(_ratio_rows(results))]
     for section in results.sections:
         lines += _section_markdown(section, plot)
+    lines += [*PROFILE.read_text().splitlines(), ""]
     lines += ["## Reproduce", "", "```sh", *_REPRODUCE, "```", ""]
     lines += ["## Machine", "", *_machine(results, opts), ""]
     lines += ["## As printed", "", "```", *ratio_lines(results), "```", ""]
     path.write_text("\n".join(lines))
+
+
+PROFILE = Path(__file__).with_name("profile.md")
+"""The profile summary, written by hand from `python -m scripts.bench.profile` (a profile is
+read by a person, who says what moved); docs/benchmarks.md includes it as it is."""
 
 
 _REPRODUCE = [
