@@ -8,7 +8,7 @@ DEVDB_PORT ?= 27018
 CHROMIUM   := /usr/bin/chromium
 SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup devdb node-sdk run test lint bench demo seed screenshots clean
+.PHONY: setup devdb node-sdk run test lint bench demo seed verify screenshots clean
 
 setup: $(VENV)/.synced
 
@@ -73,6 +73,11 @@ screenshots: devdb $(CHROMIUM)
 
 seed: setup
 	MONGODB_URI="$${MONGODB_URI:-mongodb://127.0.0.1:$(DEVDB_PORT)/}" $(PY) -m scripts.seed
+
+# Checks every invariant authorization relies on, in the database `make run` serves (or
+# $MONGODB_URI); read-only unless ARGS=--repair.
+verify: setup
+	MONGODB_URI="$${MONGODB_URI:-mongodb://127.0.0.1:$(DEVDB_PORT)/}" $(PY) -m scripts.verify $(ARGS)
 
 clean:
 	rm -rf $(BUILD) $(VENV) .devdb .devdb.log .pytest_cache .mypy_cache .ruff_cache

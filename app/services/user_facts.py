@@ -220,10 +220,24 @@ def _set_company(company: ObjectId, facts: CompanyFacts | None, user: ObjectId) 
 
 async def rebuild(user_ids: Iterable[ObjectId], engine: Engine | None = None) -> None:
     """Recompute these users' copies from the record (a repair; safe to run any time)."""
+    access = await copies_from_record(user_ids, engine)
+    if not access:
+        return
+    await User.get_pymongo_collection().bulk_write(
+        [UpdateOne({"_id": u}, {"$set": {"access": a.model_dump()}}) for u, a in access.items()],
+        ordered=False,
+    )
+
+
+async def copies_from_record(
+    user_ids: Iterable[ObjectId], engine: Engine | None = None
+) -> dict[ObjectId, Access]:
+    """What each of these users' copies should say, read from the record (memberships and
+    the resources that hold copied roles), in the copy's order."""
     engine = engine or default_engine()
     users = list(user_ids)
     if not users:
-        return
+        return {}
     memberships = (
         await Membership.get_pymongo_collection()
         .find({"user": {"$in": users}}, {"user": 1, "company": 1, "role": 1, "ticket_access": 1})
@@ -242,10 +256,7 @@ async def rebuild(user_ids: Iterable[ObjectId], engine: Engine | None = None) ->
     for facts in access.values():
         facts.memberships.sort(key=lambda m: str(m.company))
         facts.resource_roles.sort(key=lambda r: (str(r.company), str(r.resource_id)))
-    await User.get_pymongo_collection().bulk_write(
-        [UpdateOne({"_id": u}, {"$set": {"access": a.model_dump()}}) for u, a in access.items()],
-        ordered=False,
-    )
+    return access
 
 
 async def remove_company(company: ObjectId) -> None:
