@@ -8,7 +8,7 @@ DEVDB_PORT ?= 27018
 CHROMIUM   := /usr/bin/chromium
 SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup devdb node-sdk run test lint bench demo seed verify screenshots clean
+.PHONY: setup devdb node-sdk run test lint bench demo seed verify soak screenshots clean
 
 setup: $(VENV)/.synced
 
@@ -78,6 +78,13 @@ seed: setup
 # $MONGODB_URI); read-only unless ARGS=--repair.
 verify: setup
 	MONGODB_URI="$${MONGODB_URI:-mongodb://127.0.0.1:$(DEVDB_PORT)/}" $(PY) -m scripts.verify $(ARGS)
+
+# Mixed load from 16 clients while the database and the API processes are killed, on a
+# replica set and then on a standalone server; MINUTES each (default 10).
+MINUTES ?= 10
+soak: devdb
+	$(PY) -m scripts.soak --minutes $(MINUTES)
+	$(PY) -m scripts.soak --minutes $(MINUTES) --standalone
 
 clean:
 	rm -rf $(BUILD) $(VENV) .devdb .devdb.log .pytest_cache .mypy_cache .ruff_cache
