@@ -2,7 +2,9 @@
 
 A `Scope` binds the engine to one caller (the analogue of ZenStack's
 `enhance(prisma, {user})`). Every read ANDs the compiled permission filter into the
-handler's own query and comes back as typed documents, validated once here; every
+handler's own query and comes back as typed documents, validated once here (or as stored,
+for a caller that validates them into its own model: `stored_page`); a question about
+resources named by id (`check_many`) reads them by id and lets the engine decide; every
 single-document operation is authorized once, by `get`, whose `Authorized` result (the
 document, the resource it stands for, the decision) is what a write takes, so a write
 never decides twice. Not-found answers what the caller cannot read, forbidden what they
@@ -328,11 +330,10 @@ class Scope:
         fields decisions need); the others are simply absent.
 
         Read by id (in the caller's companies), and the read permission decided here by the
-        engine: this answers
-        questions, the engine decides each of them next anyway, and a lookup by id is the
-        cheapest query there is; the compiled read filter is the engine's own decision in
-        query form (tests/api/test_authz_property.py holds the two equal), so sending it
-        would only make the server decide the same thing first."""
+        engine: this answers questions, the engine decides each of them next anyway, and a
+        lookup by id is the cheapest query there is. The compiled read filter is the
+        engine's own decision in query form (tests/api/test_authz_property.py holds the two
+        equal), so sending it would only make the server decide the same thing first."""
         rtype = self.engine.resource_type(resource_type)
         if rtype.tenant == "_id":  # a tenant itself: the id names its company
             return {i: Resource(resource_type, i, i) for i in ids}

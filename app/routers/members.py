@@ -106,7 +106,9 @@ async def add_member(
         email=body.email,
         user_id=ObjectId(body.user_id) if body.user_id else None,
         role=body.role,
-        lookup=functools.partial(throttle.account_lookup, client, caller.user.id, settings),
+        lookup=functools.partial(
+            throttle.account_lookup, client, caller.principal.user_id, settings
+        ),
     )
     return member_out(caller.scope, user, membership)
 

@@ -8,6 +8,7 @@ for the world's set-up, straight into the database, as a second process would.
 import asyncio
 import contextlib
 import json
+import logging
 import random
 import time
 from collections.abc import AsyncIterator
@@ -486,3 +487,19 @@ async def test_a_dropped_database_restarts_the_stream_instead_of_spinning(
         await asyncio.sleep(0.5)  # a hub spinning on a dead stream would starve the loop
         assert time.monotonic() - started < 2
         assert not hub._task.done()
+
+
+@pytest.mark.parametrize("operation", ["drop", "rename", "dropDatabase"])
+async def test_a_change_of_no_document_is_passed_over_quietly(
+    app: FastAPI, operation: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A dropped collection comes down the stream too (the suite drops its database after
+    # each test): it names no document, so there is nobody to tell and nothing to log.
+    change = {
+        "_id": {"_data": "00"},
+        "operationType": operation,
+        "ns": {"db": "t", "coll": "users"},
+    }
+    with caplog.at_level(logging.ERROR, logger="app.live"):
+        app.state.live._dispatch(change)
+    assert caplog.records == []
