@@ -8,7 +8,7 @@ DEVDB_PORT ?= 27018
 CHROMIUM   := /usr/bin/chromium
 SUDO       := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup devdb node-sdk run test lint bench demo seed verify soak screenshots clean
+.PHONY: setup devdb node-sdk run test test-fast lint bench demo seed verify soak screenshots clean
 
 setup: $(VENV)/.synced
 
@@ -55,6 +55,10 @@ run: setup
 test: devdb node-sdk $(CHROMIUM)
 	$(PY) -m pytest
 	DEVDB_TOPOLOGY=standalone $(PY) -m pytest -m topologies
+
+# The edit loop: the unit and API tests, none of the slow or browser ones.
+test-fast: devdb node-sdk
+	$(PY) -m pytest -q -m "not slow and not browser" tests/unit tests/api
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -293,8 +293,13 @@ async def test_groups_contract(client: httpx.AsyncClient, world: World, desk: He
     member = f"{base}/{returns['id']}/members/{desk.lisa.id}"
     r = await client.put(member, headers=admin)
     assert r.status_code == 422 and "admin or agent" in r.json()["detail"]
-    assert (await client.delete(f"{base}/{returns['id']}", headers=admin)).status_code == 204
-    assert (await client.get(f"{base}/{returns['id']}", headers=admin)).status_code in (404, 405)
+    gone = f"{base}/{returns['id']}"
+    assert (await client.delete(gone, headers=admin)).status_code == 204
+    # Deleted: out of the list, and every route on it answers that it does not exist.
+    assert "RMA" not in [g["name"] for g in (await client.get(base, headers=agent)).json()]
+    assert (await client.patch(gone, json={"name": "X"}, headers=admin)).status_code == 404
+    assert (await client.put(f"{gone}/members/{desk.mark.id}", headers=admin)).status_code == 404
+    assert (await client.delete(gone, headers=admin)).status_code == 404
 
 
 async def test_deleting_a_group_that_holds_tickets_is_refused_and_an_empty_one_goes_clean(
