@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil  # type: ignore[import-untyped]  # no stubs in the dependency group
 from beanie import init_beanie
 from bson import ObjectId
 from pymongo import AsyncMongoClient
@@ -145,10 +146,9 @@ class Cluster:
         api = self.apis[i]
         self.apis[i] = None
         if api is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(psutil.Error):  # it may have died on its own
                 api.process.kill()
-            with contextlib.suppress(Exception):
-                await self._stacks[i].aclose()
+            await self._stacks[i].aclose()  # reaps it
         self.kills["api"] += 1
         await self.start_api(i)
 

@@ -28,12 +28,13 @@ from models import Ticket
 router = APIRouter(prefix="/bench", tags=["bench"], include_in_schema=False)
 
 Compiled = Annotated[str | None, Query(alias="filter", max_length=4000)]
+Projection = Annotated[str | None, Query(max_length=4000)]
 
 
 @functools.lru_cache(maxsize=64)
 def _precompiled(text: str) -> dict[str, Any]:
-    """A filter compiled beforehand, as MongoDB extended JSON: parsed once, as a compiled
-    filter would be cached."""
+    """A filter or projection compiled beforehand, as MongoDB extended JSON: parsed once,
+    as a compiled filter would be cached."""
     parsed: dict[str, Any] = json_util.loads(text)
     return parsed
 
@@ -46,31 +47,39 @@ def _query(company_id: str | None, compiled: str | None, cached: bool) -> dict[s
     return conjoin(allowed, query)
 
 
-async def _newest(query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-    found = Ticket.get_pymongo_collection().find(query).sort([("_id", -1)]).limit(limit)
-    return await found.to_list()
+async def _newest(
+    query: dict[str, Any], projection: str | None, limit: int
+) -> list[dict[str, Any]]:
+    fields = _precompiled(projection) if projection is not None else None
+    found = Ticket.get_pymongo_collection().find(query, fields)
+    return await found.sort([("_id", -1)]).limit(limit).to_list()
 
 
 @router.get("/tickets-unauthorized", response_model=TicketPage)
 async def tickets_unauthorized(
     _: CurrentUser,
     compiled: Compiled = None,
+    projection: Projection = None,
     company_id: Annotated[ObjectIdStr | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TicketPage:
     """The same query as `GET /tickets`, minus the caller's facts and the compilation of
-    their filter (`filter`: one compiled beforehand, as MongoDB extended JSON)."""
-    raw = await _newest(_query(company_id, compiled, cached=False), limit)
+    their filter (`filter` and `projection`: compiled beforehand, as MongoDB extended
+    JSON)."""
+    raw = await _newest(_query(company_id, compiled, cached=False), projection, limit)
     cursor = str(raw[-1]["_id"]) if len(raw) == limit else None
     return TicketPage(items=tickets_out(raw, lambda _: True), next_cursor=cursor)
 
 
 @router.get("/tickets-raw")
 async def tickets_raw(
-    compiled: Compiled = None, company_id: str | None = None, limit: int = 50
+    compiled: Compiled = None,
+    projection: Projection = None,
+    company_id: str | None = None,
+    limit: int = 50,
 ) -> Response:
     """The documents `GET /tickets` would answer, as PyMongo decodes them, in orjson."""
-    raw = await _newest(_query(company_id, compiled, cached=True), limit)
+    raw = await _newest(_query(company_id, compiled, cached=True), projection, limit)
     cursor = str(raw[-1]["_id"]) if len(raw) == limit else None
     body = orjson.dumps({"items": raw, "next_cursor": cursor}, default=str)
     return Response(body, media_type="application/json")

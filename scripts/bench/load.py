@@ -3,11 +3,12 @@ route latencies).
 
 `authz_overhead` divides the median latency of `GET /tickets?company_id=..&limit=50`, as
 an agent, by that of `GET /bench/tickets-unauthorized` with the same parameters and the
-agent's filter compiled beforehand (by this process): the same authentication (one read of
-the user), query and rendering, without the principal, the compilation or the read
-projection (`app/routers/bench.py`, mounted with `BENCH_ROUTES=1` in development only),
-which is the limit. Both send the very same query (the policy's conditions included: an
-agent's filter leaves out the confidential tickets not assigned to them), and both pages
+agent's filter and read projection compiled beforehand (by this process): the same
+authentication (one read of the user), query and rendering, without the principal, its
+compilation or the internal-notes decisions (`app/routers/bench.py`, mounted with
+`BENCH_ROUTES=1` in development only), which is the limit. Both send the very same query
+(the policy's conditions included: an agent's filter leaves out the confidential tickets
+not assigned to them; and the viewers cut down to the agent's own entry), and both pages
 are checked equal. The clients send the two routes interleaved (A B A B ...) so
 noise hits both alike; each round gives one ratio.
 
@@ -39,6 +40,8 @@ from pydantic import SecretStr
 from app.config import Settings
 from app.security import create_access_token
 from authz.engine import default_engine
+from authz.scope import Scope
+from models import Ticket
 from scripts.bench.api import Api, api_environment, api_process
 from scripts.bench.lists import PAGE
 from scripts.bench.results import Figure, Ratio, Section, percentile
@@ -74,12 +77,19 @@ async def drive(
     return latencies
 
 
-def _list_jobs(company: ObjectId, compiled: dict[str, Any] | None = None) -> dict[str, Job]:
-    """The list, and its baseline sent the agent's filter compiled beforehand (the very same
-    query: the conditions of the policy, `confidential` among them, are in both)."""
+def _list_jobs(
+    company: ObjectId,
+    compiled: dict[str, Any] | None = None,
+    projection: dict[str, Any] | None = None,
+) -> dict[str, Job]:
+    """The list, and its baselines sent the agent's filter and read projection compiled
+    beforehand (the very same query: the conditions of the policy, `confidential` among
+    them, are in both, and the viewers are cut down to the agent's own entry in both)."""
     query = f"?company_id={company}&limit={PAGE}"
     if compiled is not None:
         query += "&" + urlencode({"filter": json_util.dumps(compiled)})
+    if projection is not None:
+        query += "&" + urlencode({"projection": json_util.dumps(projection)})
     return {
         AUTHORIZED: (AUTHORIZED, "GET", f"/tickets?company_id={company}&limit={PAGE}", None),
         BASELINE: (BASELINE, "GET", "/bench/tickets-unauthorized" + query, None),
@@ -188,7 +198,8 @@ async def measure(run: Run) -> Section:
     readable = {"$and": [compiled, {"company": world.company}]}  # the tickets the agent reads
     found = world.db["tickets"].find(readable, {"_id": 1}).sort("_id", -1)
     ids = [d["_id"] for d in await found.limit(TICKETS).to_list()]
-    jobs = _list_jobs(world.company, compiled)
+    projection = Scope(default_engine(), world.principals["agent"]).projection(Ticket, "ticket")
+    jobs = _list_jobs(world.company, compiled, projection)
     limits = httpx.Limits(max_connections=run.opts.clients)
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         async with (

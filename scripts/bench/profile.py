@@ -32,6 +32,8 @@ from permit import Permit
 from pymongo import AsyncMongoClient
 
 from authz.engine import default_engine
+from authz.scope import Scope
+from models import Ticket
 from scripts.bench import world
 from scripts.bench.api import api_environment, api_process
 from scripts.bench.load import AUTHORIZED, FLOOR, _list_jobs, _token
@@ -69,7 +71,8 @@ async def profile(route: str, seconds: float, top: int) -> None:
         agent = w.principals["agent"].user_id
         headers = {"Authorization": f"Bearer {_token(run, w, agent, secret)}"}
         compiled = default_engine().query_filter(w.principals["agent"], "ticket:read", "ticket")
-        jobs = _list_jobs(w.company, compiled)
+        projection = Scope(default_engine(), w.principals["agent"]).projection(Ticket, "ticket")
+        jobs = _list_jobs(w.company, compiled, projection)
         found = w.db["tickets"].find({"company": w.company, "confidential": False}, {"_id": 1})
         ids = [d["_id"] for d in await found.limit(50).to_list()]
         env = api_environment(uri, w.name, secret) | {"PDP_API_KEY": key}
