@@ -29,8 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from authz.engine import Decision
 
 REQUEST_ID_HEADER = "X-Request-ID"
-"""Taken from the request when it holds a UUID (anything else is replaced, so a client
-cannot write into the logs), else generated; sent back on every response."""
+"""Taken from the request when it holds a version-4 UUID (anything else is replaced, so a
+client cannot write into the logs), else generated; sent back on every response."""
 
 REQUESTS = Counter(
     "ticketing_http_requests_total",

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import psutil  # type: ignore[import-untyped]  # no stubs in the dependency group
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import Settings
 from tests.utils.factories import PASSWORD, World
@@ -122,3 +123,27 @@ async def test_ticket_numbers_stay_one_sequence_across_workers(api_url: str, wor
         more = await asyncio.gather(*(open_ticket(c, i) for i in range(REQUESTS)))
     numbers = sorted(r.json()["number"] for r in more)
     assert numbers == list(range(len(responses) + 1, len(responses) + REQUESTS + 1))
+
+
+async def test_with_a_shared_metrics_directory_any_worker_reports_every_workers_requests(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
+    async with worker(settings, tmp_path / "api.log", workers=2) as url:
+
+        async def health(c: httpx.AsyncClient, _: int) -> httpx.Response:
+            return await c.get("/healthz")
+
+        sent = len(await spread(url, health, REQUESTS))
+        for _ in range(6):  # whichever worker answers the scrape, it counts both
+            async with httpx.AsyncClient(base_url=url) as c:
+                text = (await c.get("/metrics")).text
+            counted = sum(
+                s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+                if s.name == "ticketing_http_requests_total" and s.labels["route"] == "/healthz"
+            )
+            assert counted == sent
