@@ -1,4 +1,4 @@
-# Task commands: each target is a thin call of the real tool. See README.md.
+# Task commands: each target is a thin call of the real tool. See docs/development.md.
 PYTHON     ?= python3
 BUILD      := build
 UV         := $(BUILD)/uv/bin/uv
@@ -29,7 +29,7 @@ devdb: setup
 	@$(PY) -m scripts.devdb build
 
 # The Node Permit SDK (permitio, pinned in tests/node/package-lock.json): a client of the PDP
-# in tests/test_pdp_sdk.py, installed by npm from the registry into build/node.
+# in tests/api/test_pdp_sdk.py, installed by npm from the registry into build/node.
 node-sdk: $(BUILD)/node/.installed
 
 $(BUILD)/node/.installed: tests/node/package.json tests/node/package-lock.json
@@ -71,7 +71,7 @@ bench: devdb
 demo: setup
 	$(PY) -m scripts.demo $(ARGS)
 
-# Rewrites the console screenshots shown in the README (docs/console-*.png).
+# Rewrites the console screenshots (docs/console-*.png, shown in the README and docs/console.md).
 screenshots: devdb $(CHROMIUM)
 	CONSOLE_SCREENSHOTS=docs $(PY) -m pytest -q -m browser -k screenshots
 

@@ -9,7 +9,7 @@ A failure is answered with its real status (400, 401, 503), not the 200 Logto's 
 suggests: a 503 leaves nothing behind, so the retries recent Logto versions make after a
 5xx are processed as new deliveries; and every failure shows in the webhook's recent
 requests in the Logto console, where an operator sees what to re-sync (the sync is safe
-to run again: README, "Signing in with an identity provider").
+to run again: docs/identity-provider.md, "Re-syncing a user").
 """
 
 from typing import Annotated

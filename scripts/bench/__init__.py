@@ -23,7 +23,7 @@ each family of figures, one module each:
   companies (`grants_scaling`, `grants_facts_scaling`), last because it shares every
   ticket of the largest world.
 
-`report` prints the tables and rewrites docs/benchmarks.md and the README's Benchmarks
-section; `plot` draws docs/benchmarks.png. Every ratio is the median of rounds measured
-side by side, because the machine is assumed to be shared and noisy.
+`report` prints the tables and rewrites docs/benchmarks.md; `plot` draws
+docs/benchmarks.png. Every ratio is the median of rounds measured side by side, because
+the machine is assumed to be shared and noisy.
 """

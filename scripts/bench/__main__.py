@@ -67,8 +67,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts.out.mkdir(parents=True, exist_ok=True)
     plot.draw(results, opts.out / "benchmarks.png")
     report.write_markdown(results, opts, opts.out / "benchmarks.md", opts.out / "benchmarks.png")
-    if opts.readme is not None:
-        report.update_readme(results, opts.readme)
     report.console.print(f"wrote {opts.out / 'benchmarks.md'} and benchmarks.png")
     sys.stdout.flush()
     print("\n".join(report.ratio_lines(results)), flush=True)

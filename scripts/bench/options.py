@@ -9,7 +9,6 @@ from pathlib import Path
 from scripts.devdb.process import ROOT
 
 DOCS = ROOT / "docs"
-README = ROOT / "README.md"
 MIN_USERS = 20
 
 
@@ -35,11 +34,6 @@ class Options:
         """Users of a tenant of `size` tickets: a tenant grows by gaining customers, each
         filing about the same number of tickets, rather than by each filing more."""
         return max(MIN_USERS, size // self.tickets_per_user)
-
-    @property
-    def readme(self) -> Path | None:
-        """The README whose Benchmarks section a full run rewrites (none for a smoke test)."""
-        return None if self.quick or self.out != DOCS else README
 
 
 def _sizes(text: str) -> tuple[int, ...]:

@@ -10,7 +10,6 @@ read, `PATCH` for update, `DELETE` for delete, persona by persona and ticket by 
 import asyncio
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -31,11 +30,13 @@ from models import Ticket, User
 from scripts.devdb.process import ROOT
 from scripts.seed import seed_demo
 from tests.conftest import TEST_PDP_KEY
+from tests.utils.docs import Example, examples
 from tests.utils.instances import worker
 
 NODE_MODULES = ROOT / "build" / "node" / "node_modules"
 NODE_CLIENT = ROOT / "tests" / "node" / "pdp_client.cjs"
-README_URL = "http://127.0.0.1:8000"
+DOCUMENTED_URL = "http://127.0.0.1:8000"
+EXAMPLES_TEST = "test_the_documented_examples_run_as_written"
 EMAILS = [p.email for p in PERSONAS if p.sees]  # those in a company
 
 
@@ -307,16 +308,15 @@ async def test_node_sdk_check_bulk_check_and_user_permissions(
     assert True in expected and False in expected
 
 
-# -- the README's examples -------------------------------------------------------------------
+# -- the documented examples ------------------------------------------------------------------
 
 
-def readme_example(language: str) -> tuple[str, str]:
-    """The README's PDP example in `language`, and the output the README shows for it."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("<!-- pdp:start -->", 1)[1].split("<!-- pdp:end -->", 1)[0]
-    found = re.search(rf"```{language}\n(.*?)```.*?```text\n(.*?)```", section, re.DOTALL)
-    assert found, f"no {language} example followed by its output in the README's PDP section"
-    return found.group(1), found.group(2)
+def documented_example(language: str) -> Example:
+    """The example of docs/pdp.md in `language`, which names this test as its runner."""
+    found = [e for e in examples(ROOT / "docs" / "pdp.md") if e.language == language]
+    assert len(found) == 1 and found[0].output, f"one {language} example, with its output"
+    assert found[0].run_by == f"tests/api/test_pdp_sdk.py::{EXAMPLES_TEST}"
+    return found[0]
 
 
 async def run_example(command: list[str], env: dict[str, str]) -> str:
@@ -329,15 +329,16 @@ async def run_example(command: list[str], env: dict[str, str]) -> str:
 
 
 @pytest.mark.parametrize("language", ["python", "js"])
-async def test_the_readme_examples_run_as_written(
+async def test_the_documented_examples_run_as_written(
     api_url: str, demo: Demo, tmp_path: Path, language: str
 ) -> None:
-    """The examples of "Use it as a Permit PDP" print what the README says they print,
-    against the demo tenants of `make run` (only the API's address differs)."""
-    code, output = readme_example(language)
-    assert README_URL in code
+    """The examples of docs/pdp.md print what the page says they print, against the demo
+    tenants of `make run` (only the API's address differs)."""
+    example = documented_example(language)
+    code, output = example.code, example.output
+    assert DOCUMENTED_URL in code
     script = tmp_path / ("pdp_example.py" if language == "python" else "pdp_example.cjs")
-    script.write_text(code.replace(README_URL, api_url))
+    script.write_text(code.replace(DOCUMENTED_URL, api_url))
     env = {"PDP_API_KEY": TEST_PDP_KEY}
     if language == "python":
         printed = await run_example([sys.executable, str(script)], env)

@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -48,27 +48,35 @@ async def instance(settings: Settings, home: FastAPI) -> AsyncIterator[FastAPI]:
 
 @asynccontextmanager
 async def worker(
-    settings: Settings, log: Path, workers: int = 1, args: Sequence[str] = ()
+    settings: Settings,
+    log: Path,
+    workers: int = 1,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[str]:
     """The API in its own uvicorn process on `settings`' database (and PDP key, if any),
-    with `workers` worker processes behind its one port and `args` added to its command
-    line; yields its base URL."""
+    with `workers` worker processes behind its one port, `args` added to its command line
+    and `env` to its environment; yields its base URL."""
     port = devdb.free_port()
-    env = os.environ | {
-        "ENVIRONMENT": "development",
-        "MONGODB_URI": settings.mongodb_uri,
-        "MONGODB_DB": settings.mongodb_db,
-        "JWT_SECRET": settings.secret_key,
-        "POLICY_FILE": str(settings.policy_file),
-        "AUDIT_FLUSH_SECONDS": str(settings.audit_flush_seconds),
-    }
+    environment = (
+        os.environ
+        | dict(env or {})
+        | {
+            "ENVIRONMENT": "development",
+            "MONGODB_URI": settings.mongodb_uri,
+            "MONGODB_DB": settings.mongodb_db,
+            "JWT_SECRET": settings.secret_key,
+            "POLICY_FILE": str(settings.policy_file),
+            "AUDIT_FLUSH_SECONDS": str(settings.audit_flush_seconds),
+        }
+    )
     if settings.pdp_api_key is not None:
-        env["PDP_API_KEY"] = settings.pdp_api_key.get_secret_value()
+        environment["PDP_API_KEY"] = settings.pdp_api_key.get_secret_value()
     command = [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers), *args]
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: S603, ASYNC220 - our own command; a child for the test
-            command, env=env, cwd=devdb.ROOT, stdout=out, stderr=subprocess.STDOUT
+            command, env=environment, cwd=devdb.ROOT, stdout=out, stderr=subprocess.STDOUT
         )
         url = f"http://127.0.0.1:{port}"
         try:
