@@ -66,3 +66,9 @@ def test_the_anchor_rule_is_githubs() -> None:
     assert anchor("Use it as a Permit PDP") == "use-it-as-a-permit-pdp"
     assert anchor("Security: attacks and faults, tested") == "security-attacks-and-faults-tested"
     assert anchor("`make run`, then `/docs`") == "make-run-then-docs"
+
+
+def test_every_page_is_reachable_from_the_readme() -> None:
+    linked = {link.partition("#")[0] for link in LINK.findall((ROOT / "README.md").read_text())}
+    pages = {f"docs/{page.name}" for page in PAGES if page.parent.name == "docs"}
+    assert sorted(pages - linked) == []
