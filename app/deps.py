@@ -6,11 +6,14 @@ the request a turn of the event loop behind every other request (`make bench` me
 list 40% slower with five such hops than with two; see docs/benchmarks.md).
 """
 
+import re
 from typing import Annotated, Any
 
 from bson import ObjectId
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
+from pydantic import PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 from pymongo.errors import ServerSelectionTimeoutError
 
 from app.config import Settings
@@ -21,7 +24,7 @@ from app.oidc import IdentityProvider, unverified_issuer
 from app.security import decode_access_token
 from authz.audit import AuditLog
 from authz.engine import Engine, Principal
-from authz.errors import InvalidInput, NotFound
+from authz.errors import NotFound
 from authz.facts import principal_of
 from authz.scope import Scope
 from models import User
@@ -206,18 +209,32 @@ TicketId = Annotated[ObjectId, Depends(ticket_path_id)]
 UserId = Annotated[ObjectId, Depends(user_path_id)]
 
 
+CURSOR_PATTERN = r"^[0-9a-fA-F]{24}$"
+"""A cursor: an ObjectId's 24 hex digits, in either case (`ObjectId` reads both; pages
+hand out lower case). The validator and the document's `pattern` are both this."""
+_CURSOR = re.compile(CURSOR_PATTERN)
+
+
+def _cursor(value: object) -> ObjectId:
+    if isinstance(value, str) and _CURSOR.fullmatch(value):
+        return ObjectId(value)
+    raise PydanticCustomError("invalid", "cursor must be the next_cursor of a previous page")
+
+
+CursorIn = Annotated[
+    ObjectId,
+    PlainValidator(_cursor),
+    WithJsonSchema({"type": "string", "pattern": CURSOR_PATTERN, "minLength": 24, "maxLength": 24}),
+]
+
+
 async def page_cursor(
-    cursor: Annotated[str | None, Query(max_length=24)] = None,
+    cursor: Annotated[
+        CursorIn | None, Query(description="The `next_cursor` of the previous page")
+    ] = None,
 ) -> ObjectId | None:
     """A pagination cursor (the last id of the previous page); malformed -> 422."""
-    if cursor is None:
-        return None
-    parsed = _object_id(cursor)
-    if parsed is None:
-        raise InvalidInput(
-            "cursor must be the next_cursor of a previous page", loc=("query", "cursor")
-        )
-    return parsed
+    return cursor
 
 
 Cursor = Annotated[ObjectId | None, Depends(page_cursor)]

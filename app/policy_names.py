@@ -22,6 +22,9 @@ Kind = Literal["roles", "access_levels", "resource_types"]
 
 _ENGINE: ContextVar[Engine | None] = ContextVar("policy_engine", default=None)
 _MARK = "x-policy-names"
+LEVELS_BY_ROLE = "x-policy-access-by-role"
+"""Marks a body with `role` and `ticket_access`: its schema gets, from the policy, which
+access levels each role allows (`engine.level_for` refuses the others)."""
 
 
 def names(kind: Kind, engine: Engine | None = None) -> list[str]:
@@ -74,12 +77,31 @@ class PolicyNames:
             _ENGINE.reset(token)
 
 
+def _levels_by_role(engine: Engine) -> list[dict[str, Any]]:
+    """One `anyOf` branch per role with the levels it allows (null: the role's default),
+    and one for a body without a role, whose level is checked against the member's."""
+    roles = engine.policy.roles
+    return [
+        {
+            "required": ["role"],
+            "properties": {
+                "role": {"const": name},
+                "ticket_access": {"enum": [*roles[name].access, None]},
+            },
+        }
+        for name in sorted(roles)
+    ] + [{"properties": {"role": {"type": "null"}}}]
+
+
 def name_in_openapi(spec: Any, engine: Engine) -> Any:
-    """`spec` with every policy-name schema listing the engine's names as its `enum`."""
+    """`spec` with every policy-name schema listing the engine's names as its `enum`, and
+    every `LEVELS_BY_ROLE` body the levels of each role."""
     if isinstance(spec, dict):
         kind = spec.pop(_MARK, None)
         if kind is not None:
             spec["enum"] = names(kind, engine)
+        if spec.pop(LEVELS_BY_ROLE, False):
+            spec["anyOf"] = _levels_by_role(engine)
         for value in spec.values():
             name_in_openapi(value, engine)
     elif isinstance(spec, list):

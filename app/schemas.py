@@ -4,9 +4,13 @@ Every request model forbids unknown fields (a body cannot smuggle `company_id` o
 `created_by` into a write) and bounds every string and list.
 """
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 
+import email_validator
 from bson import ObjectId
 from pydantic import (
     AfterValidator,
@@ -16,16 +20,28 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PlainSerializer,
     PlainValidator,
+    StrictBool,
     StringConstraints,
     WithJsonSchema,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 # An access level, a tenant role, a resource type: the names the running app's policy
 # declares (authz/policy.toml is the one place they are).
-from app.policy_names import AccessShown, ResourceType, Role, RoleShown, TicketAccess
+from app.policy_names import (
+    LEVELS_BY_ROLE,
+    AccessShown,
+    ResourceType,
+    Role,
+    RoleShown,
+    TicketAccess,
+)
 from models import Priority, Status
 
 ObjectIdStr = Annotated[
@@ -51,23 +67,174 @@ def _hex_id(value: object) -> str:
     raise ValueError("must be a 24-hex id")
 
 
-Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(str.lower)]
-Password = Annotated[str, Field(min_length=10, max_length=256)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-Username = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, min_length=3, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$"
-    ),
+def _not_at_special_use_domains() -> str:
+    """A `pattern` for what email-validator refuses beyond `format: email`: addresses at
+    the special-use domain names of RFC 6761 (`test`, `localhost`, ...), in any case."""
+    names = "|".join(
+        "".join(f"[{c}{c.upper()}]" if c.isalpha() else re.escape(c) for c in name)
+        for name in sorted(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+    )
+    return rf"^(?!.*@(?:[^@]*\.)?(?:{names})$)"
+
+
+Email = Annotated[
+    EmailStr,
+    Field(max_length=254, json_schema_extra={"pattern": _not_at_special_use_domains()}),
+    AfterValidator(str.lower),
 ]
-Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+Password = Annotated[str, Field(min_length=10, max_length=256)]
+
+
+# What `str.strip()` removes, as a class of a regular expression: JSON Schema's `\s` is
+# not quite the same set (it lacks U+001C-U+001F and U+0085, and has U+FEFF). Every one is
+# in the Basic Multilingual Plane.
+def _space_class() -> str:
+    spaces = [c for c in range(0x10000) if chr(c).isspace()]
+    runs: list[list[int]] = []
+    for c in spaces:
+        if runs and runs[-1][-1] == c - 1:
+            runs[-1].append(c)
+        else:
+            runs.append([c])
+    return "".join(f"\\u{r[0]:04x}" + (f"-\\u{r[-1]:04x}" if len(r) > 1 else "") for r in runs)
+
+
+_SPACE = _space_class()
+
+
+@dataclass(frozen=True)
+class Trimmed:
+    """A string read without the whitespace around it, described as it is read: at most
+    `max_length` characters as sent, and, once trimmed, at least `min_length` of them, all
+    in `allowed` (a class of a regular expression) when it is given."""
+
+    max_length: int
+    min_length: int = 1
+    allowed: str | None = None
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            self._read, core_schema.str_schema(max_length=self.max_length)
+        )
+
+    def _read(self, value: str) -> str:
+        text = value.strip()
+        if len(text) < self.min_length:
+            many = "s" * (self.min_length > 1)
+            raise PydanticCustomError(
+                "string_too_short",
+                f"String should have at least {self.min_length} character{many} besides whitespace",
+            )
+        if self.allowed is not None and not re.fullmatch(f"[{self.allowed}]+", text):
+            raise PydanticCustomError(
+                "string_pattern_mismatch", f"String should match pattern '^[{self.allowed}]+$'"
+            )
+        return text
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        if self.allowed is None:
+            assert self.min_length == 1  # noqa: S101 - "some character besides whitespace"
+            pattern = f"[^{_SPACE}]"
+        else:
+            pattern = f"^[{_SPACE}]*[{self.allowed}]{{{self.min_length},}}[{_SPACE}]*$"
+        return {
+            "type": "string",
+            "minLength": self.min_length,
+            "maxLength": self.max_length,
+            "pattern": pattern,
+        }
+
+
+Name = Annotated[str, Trimmed(max_length=120)]
+Username = Annotated[str, Trimmed(max_length=40, min_length=3, allowed="A-Za-z0-9_.-")]
+Subject = Annotated[str, Trimmed(max_length=200)]
+Text = Annotated[str, Trimmed(max_length=10_000)]
 
 
 class Input(BaseModel):
-    """Base of request bodies: unknown fields are refused, never ignored."""
+    """Base of request bodies: unknown fields are refused, never ignored.
+
+    Their booleans are `StrictBool`: `true` or `false`, never `0`, `1` or `"yes"`, as the
+    document's `boolean` says.
+    """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+def _invalid(message: str) -> PydanticCustomError:
+    """A refusal of the whole body, in the app's own words (`type` `invalid`, as the app's
+    other 422s), without pydantic's "Value error, " in front."""
+    return PydanticCustomError("invalid", message)
+
+
+T = TypeVar("T")
+
+
+def _given(value: T | None) -> T:
+    if value is None:
+        raise _invalid("may be left out, but not null")
+    return value
+
+
+def _not_null_in_schema(schema: JsonSchemaValue) -> None:
+    """The field's schema without its `null` branch or `null` default."""
+    branches = [b for b in schema.pop("anyOf", []) if b != {"type": "null"}]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    elif branches:
+        schema["anyOf"] = branches
+    schema.pop("default", None)
+
+
+# A field a body may leave out but not send as null (a PATCH's "no change" is leaving it
+# out): the validator refuses null and the schema has no null to offer.
+Given = Annotated[T | None, AfterValidator(_given), Field(json_schema_extra=_not_null_in_schema)]
+
+
+class OneForm(Input):
+    """A body given in exactly one of several `forms`, each a set of fields given together;
+    null counts as left out. The validator and the document's `oneOf` are made from the
+    same `forms`: one branch per form, its fields required and not null, the others' fields
+    left out or null."""
+
+    forms: ClassVar[Sequence[tuple[str, ...]]] = ()
+    forms_error: ClassVar[str] = ""
+
+    @property
+    def form(self) -> tuple[str, ...] | None:
+        """The form the body is in (None when it is in none, or in several)."""
+        given = {name for form in self.forms for name in form if getattr(self, name) is not None}
+        matched = [form for form in self.forms if given == set(form)]
+        return matched[0] if len(matched) == 1 else None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        if self.form is None:
+            raise _invalid(self.forms_error)
+        return self
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        names = [name for form in cls.forms for name in form]
+        target["oneOf"] = [
+            {
+                "required": list(form),
+                "properties": {
+                    name: {"not": {"type": "null"}} if name in form else {"type": "null"}
+                    for name in names
+                },
+            }
+            for form in cls.forms
+        ]
+        return schema
 
 
 class Output(BaseModel):
@@ -114,7 +281,7 @@ class TokenForm(BaseModel):
     """
 
     grant_type: Annotated[str | None, Field(pattern="^password$", max_length=8)] = None
-    username: Annotated[str, Field(min_length=1, max_length=254)]
+    username: Annotated[Email, Field(description="the account's email address")]
     password: Annotated[
         str, Field(min_length=1, max_length=256, json_schema_extra={"format": "password"})
     ]
@@ -182,12 +349,20 @@ class CompanyOut(Output):
     role: RoleShown
 
 
-class MemberIn(Input):
+class MemberIn(OneForm):
     """Add a member by email or by user id (exactly one)."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"email": "david@globex.example", "role": "customer"}]}
+        json_schema_extra={
+            "examples": [
+                {"email": "david@globex.example", "role": "customer"},
+                {"user_id": "65f000000000000000000003", "role": "agent"},
+            ]
+        }
     )
+    forms = (("email",), ("user_id",))
+    forms_error = "give exactly one of email or user_id"
+
     email: Email | None = None
     user_id: ObjectIdStr | None = None
     role: Role
@@ -196,18 +371,24 @@ class MemberIn(Input):
 class MemberUpdate(Input):
     """A member's new role, and/or how far an agent's ticket permissions reach:
     `all` (every ticket of the company), `groups` (tickets of their groups and those
-    assigned to them) or `assigned` (only tickets assigned to them)."""
+    assigned to them) or `assigned` (only tickets assigned to them), as far as the (new)
+    role allows (the policy's `roles.<role>.access`; null: the role's default)."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"role": "agent"}, {"ticket_access": "groups"}]}
+        json_schema_extra={
+            "examples": [{"role": "agent"}, {"ticket_access": "groups"}],
+            "minProperties": 1,
+            LEVELS_BY_ROLE: True,
+        }
     )
+
     role: Role | None = None
     ticket_access: TicketAccess | None = None
 
     @model_validator(mode="after")
     def _something(self) -> Self:
-        if not self.model_fields_set & {"role", "ticket_access"}:
-            raise ValueError("give role, ticket_access, or both")
+        if not self.model_fields_set:
+            raise _invalid("give role, ticket_access, or both")
         return self
 
 
@@ -319,24 +500,31 @@ class TicketIn(Input):
     description: Text
     priority: Priority = Priority.NORMAL
     group_id: IdIn | None = None
-    confidential: bool = False
+    confidential: StrictBool = False
 
 
 class TicketUpdate(Input):
     """Fields a PATCH may change; which ones the caller may change depends on their role.
+    `assigned_to` and `group_id` may be null (unassign, out of any group); the others are
+    left out to leave them as they are.
 
     `company_id`, `created_by`, `number` and `created_at` are not fields here: naming them
     is an unknown field, refused with 422.
     """
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "in-progress"}]})
-    subject: Subject | None = None
-    description: Text | None = None
-    status: Status | None = None
-    priority: Priority | None = None
+    # An empty body is refused (`minProperties`) by the service, after the permission
+    # check: an empty PATCH asks "may I update it?" and changes nothing whatever the answer
+    # (403 or 404, else 422), as tests/api/test_pdp_sdk.py asks it.
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "in-progress"}], "minProperties": 1}
+    )
+    subject: Given[Subject] = None
+    description: Given[Text] = None
+    status: Given[Status] = None
+    priority: Given[Priority] = None
     assigned_to: IdIn | None = None
     group_id: IdIn | None = None
-    confidential: bool | None = None
+    confidential: Given[StrictBool] = None
 
 
 class ReplyIn(Input):
@@ -348,7 +536,7 @@ class ReplyIn(Input):
         }
     )
     body: Text
-    internal: bool = False
+    internal: StrictBool = False
 
 
 class ReplyOut(Output):
@@ -415,15 +603,18 @@ class ViewerOut(Output):
 PermissionName = Annotated[
     str,
     StringConstraints(min_length=3, max_length=80, pattern=r"^[a-z_]+:[a-z_-]+$"),
-    WithJsonSchema({"type": "string", "examples": ["ticket:delete"], "maxLength": 80}),
+    Field(examples=["ticket:delete"]),
 ]
 
 
-class CheckIn(Input):
+class CheckIn(OneForm):
     """One question for the engine: a `permission` such as `ticket:delete` (the names of
     `/me/permissions`, 403s and the audit log), or the same split into `action` and
     `resource_type`; on a resource named by `resource_id`, or on a company by `company_id`
     (for what is decided per company, such as `ticket:create`)."""
+
+    forms = (("permission",), ("action", "resource_type"))
+    forms_error = "give either permission (e.g. ticket:delete), or action and resource_type"
 
     permission: PermissionName | None = None
     action: (
@@ -432,16 +623,6 @@ class CheckIn(Input):
     resource_type: ResourceType | None = None
     resource_id: ObjectIdStr | None = None
     company_id: ObjectIdStr | None = None
-
-    @model_validator(mode="after")
-    def _one_form(self) -> Self:
-        split = (self.action, self.resource_type)
-        by_name = self.permission is not None
-        if split != (None, None) if by_name else None in split:
-            raise ValueError(
-                "give either permission (e.g. ticket:delete), or action and resource_type"
-            )
-        return self
 
     @property
     def permission_name(self) -> str:

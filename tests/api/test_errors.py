@@ -168,3 +168,70 @@ def test_openapi_documents_one_error_shape(app: FastAPI) -> None:
                 assert ref == f"#/components/schemas/{expected}", (method, path, status)
                 seen.add(status)
     assert seen >= {"400", "401", "403", "404", "409", "413", "422", "429", "503"}
+
+
+async def test_what_the_document_refuses_is_a_clear_422(
+    client: httpx.AsyncClient, world: World, acme: tuple[Company, User, User, Ticket]
+) -> None:
+    """Each refusal the OpenAPI document now describes, as the API answers it: one shape,
+    a field to look at, and a sentence that says what to send instead."""
+    company, sara, lisa, ticket = acme
+    admin, customer = world.auth(sara), world.auth(lisa)
+
+    async def refused(method: str, url: str, auth: dict[str, str], **kw: Any) -> dict[str, Any]:
+        body = shaped(await client.request(method, url, headers=auth, **kw), 422, "invalid")
+        (error,) = body["errors"]
+        assert body["detail"].endswith(error["msg"])
+        return dict(error)
+
+    # A cursor is a page's next_cursor: 24 hex digits, in either case.
+    for url in ("/tickets", f"/companies/{company.id}/audit"):
+        error = await refused("GET", url, admin, params={"cursor": "g" * 24})
+        assert error == {
+            "loc": ["query", "cursor"],
+            "msg": "cursor must be the next_cursor of a previous page",
+            "type": "invalid",
+        }
+        r = await client.get(url, params={"cursor": "F" * 24}, headers=admin)
+        assert r.status_code == 200, r.text
+    # Exactly one of email or user_id, refused before anything is looked up.
+    members = f"/companies/{company.id}/members"
+    for body in (
+        {"role": "agent"},
+        {"email": lisa.email, "user_id": str(lisa.id), "role": "agent"},
+    ):
+        for auth in (admin, customer):
+            error = await refused("POST", members, auth, json=body)
+            assert error == {
+                "loc": ["body"],
+                "msg": "give exactly one of email or user_id",
+                "type": "invalid",
+            }
+    # A level the new role does not allow.
+    error = await refused(
+        "PATCH", f"{members}/{lisa.id}", admin, json={"role": "admin", "ticket_access": "groups"}
+    )
+    assert error["loc"] == ["body", "ticket_access"]
+    assert error["msg"].startswith("ticket_access 'groups' is not available to role 'admin'")
+    # A PATCH names a field, and leaves out what it does not change.
+    tickets = f"/tickets/{ticket.id}"
+    error = await refused("PATCH", tickets, admin, json={})
+    assert error == {"loc": ["body"], "msg": "name at least one field to change", "type": "invalid"}
+    error = await refused("PATCH", tickets, admin, json={"status": None})
+    assert error["loc"] == ["body", "status"] and error["msg"] == "may be left out, but not null"
+    # Booleans are true or false.
+    for internal in (0, 1, "true", "false", None):
+        error = await refused(
+            "POST", f"{tickets}/replies", admin, json={"body": "hi", "internal": internal}
+        )
+        assert error["loc"] == ["body", "internal"], internal
+    error = await refused("PATCH", tickets, admin, json={"confidential": 1})
+    assert error["loc"] == ["body", "confidential"]
+    r = await client.post(
+        f"{tickets}/replies", json={"body": "hi", "internal": True}, headers=admin
+    )
+    assert r.status_code == 201 and r.json()["internal"] is True
+    # A permission is a name like ticket:delete.
+    for check in ({"permission": "ab"}, {}, {"permission": "ticket:read", "action": "read"}):
+        error = await refused("POST", "/authz/check", admin, json={"checks": [check]})
+        assert error["loc"][:3] == ["body", "checks", 0], check
