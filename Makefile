@@ -56,9 +56,10 @@ test: devdb node-sdk $(CHROMIUM)
 	$(PY) -m pytest
 	DEVDB_TOPOLOGY=standalone $(PY) -m pytest -m topologies
 
-# The edit loop: the unit and API tests, none of the slow or browser ones.
+# The edit loop: the unit, API and engine-on-the-database tests, none of the slow or
+# browser ones (nor tests/tooling: the scripts, and mypy in a subprocess).
 test-fast: devdb node-sdk
-	$(PY) -m pytest -q -m "not slow and not browser" tests/unit tests/api
+	$(PY) -m pytest -q -m "not slow and not browser" tests/unit tests/api tests/authz
 
 lint: setup
 	$(VENV)/bin/ruff check .

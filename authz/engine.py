@@ -5,7 +5,7 @@ always allowed, always denied, or conditional with an expression over the resour
 attributes and relations). `check` evaluates it on one resource (`authz.evaluate`),
 `query_filter` compiles it into a MongoDB filter (`authz.mongo`), `check_every` asks
 whether it is always allowed, and `permissions` renders it (`authz.graph`). No I/O happens
-here, and no rule is written twice: a property test (tests/api/test_authz_property.py)
+here, and no rule is written twice: a property test (tests/authz/test_authz_property.py)
 holds filter, check and graph to the same answers.
 """
 

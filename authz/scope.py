@@ -332,7 +332,7 @@ class Scope:
         Read by id (in the caller's companies), and the read permission decided here by the
         engine: this answers questions, the engine decides each of them next anyway, and a
         lookup by id is the cheapest query there is. The compiled read filter is the
-        engine's own decision in query form (tests/api/test_authz_property.py holds the two
+        engine's own decision in query form (tests/authz/test_authz_property.py holds the two
         equal), so sending it would only make the server decide the same thing first."""
         rtype = self.engine.resource_type(resource_type)
         if rtype.tenant == "_id":  # a tenant itself: the id names its company

@@ -82,14 +82,41 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-@pytest.fixture
-async def clean(app: FastAPI) -> AsyncIterator[None]:
-    """Empty collections after the test (the folders whose tests use the database make it
-    automatic: tests/api, tests/resilience, tests/browser)."""
-    yield
+async def _empty(app: FastAPI) -> None:
     await app.state.audit.flush()
     for model in DOCUMENT_MODELS:
         await model.get_pymongo_collection().delete_many({})
+
+
+@pytest.fixture
+async def clean(app: FastAPI) -> AsyncIterator[None]:
+    """Empty collections after the test (automatic for every test that uses the database:
+    `_fresh_database`)."""
+    yield
+    await _empty(app)
+
+
+@pytest.fixture(scope="module")
+async def module_world(app: FastAPI, settings: Settings) -> AsyncIterator[World]:
+    """A world for a whole module, emptied after its last test: for a module whose tests
+    leave each other's data alone (they only read it, or each builds its own under names of
+    its own), so that what they share is built once. Its tests are not emptied after each
+    (`_fresh_database`), and a module that uses it uses no `world`."""
+    yield World(settings)
+    await _empty(app)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_database(request: pytest.FixtureRequest) -> None:
+    """Every test that can reach the database leaves it as it found it: empty.
+
+    A test reaches it only through `mongodb_uri` (asked for itself or by a fixture it uses:
+    `app`, `client`, `settings`, `world`, ...), so the others (all of tests/unit, and the
+    tests elsewhere of pure functions or subprocesses without a database) start none. A
+    module sharing a `module_world` is emptied once, at its end.
+    """
+    if "mongodb_uri" in request.fixturenames and "module_world" not in request.fixturenames:
+        request.getfixturevalue("clean")
 
 
 @pytest.fixture

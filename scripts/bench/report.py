@@ -107,7 +107,7 @@ _INTRO = (
 # The docs' runner (tests/api/test_docs_commands.py) would start a benchmark from this page.
 _NOT_RUN = (
     "<!-- not run: the benchmark itself, minutes long; "
-    "its callers are checked by tests/api/test_bench_world.py -->"
+    "its callers are checked by tests/tooling/test_bench_world.py -->"
 )
 
 

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from app.config import Settings
 from models import Company, Membership, User
-from tests.utils.factories import World
+from tests.utils.factories import Acme, World
 from tests.utils.instances import client_for, instance
 
 PASSWORD = "long-enough-password"
@@ -92,25 +92,11 @@ async def test_parallel_probes_cannot_outrun_the_limit(strict: Strict, world: Wo
 # -- adding members ----------------------------------------------------------------------------
 
 
-@dataclass
-class Acme:
-    company: Company
-    sara: User
-    mark: User
-    lisa: User
-    outsider: User
-    nina: User  # has an account, in no company
-
-
 @pytest.fixture
 async def acme(world: World) -> Acme:
-    sara, mark, lisa, outsider, nina = [
-        await world.user(n) for n in ("sara", "mark", "lisa", "outsider", "nina")
-    ]
-    company = await world.company("Acme", admin=sara)
-    await world.member(company, mark, "agent")
-    await world.member(company, lisa, "customer")
-    return Acme(company, sara, mark, lisa, outsider, nina)
+    """Admin Sara, agent Mark, customer Lisa; an outsider, and Nina (an account, in no
+    company)."""
+    return await world.acme(outsiders=("outsider", "nina"))
 
 
 async def add(

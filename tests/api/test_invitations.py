@@ -8,7 +8,6 @@ the membership.
 """
 
 import asyncio
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,28 +18,14 @@ from pymongo.errors import AutoReconnect
 
 from app.services.invitations import token_hash
 from models import AuditEvent, Company, Invitation, Membership, User, utcnow
-from tests.utils.factories import World
+from tests.utils.factories import Acme, World
 from tests.utils.instances import client_for, instance
-
-
-@dataclass
-class Acme:
-    """Admin Sara, agent Mark, customer Lisa; an outsider, Olga."""
-
-    company: Company
-    sara: User
-    mark: User
-    lisa: User
-    olga: User
 
 
 @pytest.fixture
 async def acme(world: World) -> Acme:
-    users = {n: await world.user(n) for n in ("sara", "mark", "lisa", "olga")}
-    company = await world.company("Acme", admin=users["sara"])
-    await world.member(company, users["mark"], "agent")
-    await world.member(company, users["lisa"], "customer")
-    return Acme(company, **users)
+    """Admin Sara, agent Mark, customer Lisa; an outsider, Olga."""
+    return await world.acme(outsiders=("olga",))
 
 
 async def invite(

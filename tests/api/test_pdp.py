@@ -16,9 +16,9 @@ from app.config import Settings
 from app.main import create_app
 from app.pdp_schemas import MAX_BULK_CHECKS
 from app.services import pdp as pdp_service
-from models import AuditEvent, Company, Ticket, User
+from models import AuditEvent
 from tests.conftest import TEST_PDP_KEY
-from tests.utils.factories import World
+from tests.utils.factories import Acme, World
 from tests.utils.instances import client_for
 
 KEY = {"Authorization": f"Bearer {TEST_PDP_KEY}"}
@@ -50,34 +50,17 @@ async def graph_of(client: httpx.AsyncClient, **query: Any) -> dict[str, Any]:
     return body
 
 
-class Acme:
-    """One company: an admin, an agent and a customer with a ticket, and an outsider."""
-
-    def __init__(self, company: Company, users: dict[str, User], ticket: Ticket) -> None:
-        self.company = company
-        self.users = users
-        self.ticket = ticket
-
-    @property
-    def cid(self) -> str:
-        return str(self.company.id)
-
-    @property
-    def tid(self) -> str:
-        return str(self.ticket.id)
-
-    def email(self, name: str) -> str:
-        return self.users[name].email
-
-
 @pytest.fixture
 async def acme(world: World) -> Acme:
-    users = {n: await world.user(f"pdp_{n}") for n in ("admin", "agent", "customer", "outsider")}
-    company = await world.company("Acme", admin=users["admin"])
-    await world.member(company, users["agent"], "agent")
-    await world.member(company, users["customer"], "customer")
-    ticket = await world.ticket(company, users["customer"])
-    return Acme(company, users, ticket)
+    """One company: an admin, an agent and a customer with a ticket, and an outsider."""
+    return await world.acme(
+        admins=("admin",),
+        agents=("agent",),
+        customers=("customer",),
+        outsiders=("outsider",),
+        ticket_by="customer",
+        prefix="pdp_",
+    )
 
 
 # -- the door --------------------------------------------------------------------------------

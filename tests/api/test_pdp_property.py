@@ -1,6 +1,6 @@
 """The PDP on random worlds: its answers are the REST API's, and the engine's.
 
-Worlds are drawn as for tests/api/test_authz_property.py (tests/utils/worlds.py: users in
+Worlds are drawn as for tests/authz/test_authz_property.py (tests/utils/worlds.py: users in
 none, one or several companies, groups and access levels, tickets, shares, some of them
 left over from a lost membership). For every user of a world:
 

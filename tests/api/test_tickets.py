@@ -1,6 +1,5 @@
 """Ticket semantics: field rules, invariants, read projection, pagination, numbering."""
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
@@ -13,33 +12,16 @@ from app.services.user_facts import rebuild
 from authz.engine import default_engine
 from authz.facts import load_principal
 from models import AuditEvent, Company, Membership, Ticket, User
-from tests.utils.factories import World
+from tests.utils.factories import Acme, World
 
 # The representation of rights, on both topologies (`make test` runs it standalone too).
 pytestmark = pytest.mark.topologies
 
 
-@dataclass
-class Acme:
-    """One company: admin Sara, agent Mark, customers Lisa and Carl, a ticket by Lisa."""
-
-    company: Company
-    ticket: Ticket
-    sara: User
-    mark: User
-    lisa: User
-    carl: User
-
-
 @pytest.fixture
 async def acme(world: World) -> Acme:
-    users = {n: await world.user(n) for n in ("sara", "mark", "lisa", "carl")}
-    company = await world.company("Acme", admin=users["sara"])
-    await world.member(company, users["mark"], "agent")
-    await world.member(company, users["lisa"], "customer")
-    await world.member(company, users["carl"], "customer")
-    ticket = await world.ticket(company, users["lisa"])
-    return Acme(company, ticket, **users)
+    """One company: admin Sara, agent Mark, customers Lisa and Carl, a ticket by Lisa."""
+    return await world.acme(customers=("lisa", "carl"), ticket_by="lisa")
 
 
 @pytest.mark.parametrize(

@@ -181,8 +181,3 @@ async def ui(browser: Browser, console_url: str, demo: Demo) -> AsyncIterator[UI
     yield tab
     await context.close()
     assert tab.problems == [], "the page reported errors"
-
-
-@pytest.fixture(autouse=True)
-async def _fresh_database(clean: None) -> None:
-    """Every test here leaves the database as it found it: empty."""

@@ -24,11 +24,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
-@pytest.fixture(autouse=True)
-async def _fresh_database(clean: None) -> None:
-    """Every test here leaves the database as it found it: empty."""
-
-
 @pytest.fixture(scope="module")
 async def remote_url(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory

@@ -10,7 +10,6 @@ start-up) finishes it. Nothing is mocked but the one failing call.
 
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -22,7 +21,7 @@ from pymongo.errors import AutoReconnect
 from app.config import Settings
 from app.services.companies import resume_deletions
 from models import Company, Group, Membership, Ticket, User
-from tests.utils.factories import World
+from tests.utils.factories import Acme, World
 from tests.utils.instances import instance
 from tests.utils.topology import STANDALONE
 
@@ -69,32 +68,18 @@ def on_company(company_id: object) -> Callable[..., bool]:
     return match
 
 
-@dataclass
-class Acme:
-    """Admin Sara, agent Mark (in the Billing group), customer Lisa; Lisa's ticket assigned
-    to Mark, shared with customer Carl; a second admin, Ada."""
-
-    company: Company
-    sara: User
-    ada: User
-    mark: User
-    lisa: User
-    carl: User
-    ticket: Ticket
-
-
 @pytest.fixture
 async def acme(world: World) -> Acme:
-    users = {n: await world.user(n) for n in ("sara", "ada", "mark", "lisa", "carl")}
-    company = await world.company("Acme", admin=users["sara"])
-    await world.member(company, users["ada"], "admin")
-    await world.member(company, users["mark"], "agent")
-    await world.member(company, users["lisa"], "customer")
-    await world.member(company, users["carl"], "customer")
-    ticket = await world.ticket(company, users["lisa"], assigned_to=users["mark"].id)
-    await world.share(ticket, users["carl"])
-    await world.group(company, "Billing", users["mark"])
-    return Acme(company, ticket=ticket, **users)
+    """Admin Sara, agent Mark (in the Billing group), customer Lisa; Lisa's ticket assigned
+    to Mark, shared with customer Carl; a second admin, Ada."""
+    return await world.acme(
+        admins=("sara", "ada"),
+        customers=("lisa", "carl"),
+        ticket_by="lisa",
+        assigned_to="mark",
+        shared_with=("carl",),
+        groups={"Billing": ("mark",)},
+    )
 
 
 GONE: dict[str, Any] = {

@@ -222,6 +222,7 @@ def test_every_operation_that_needs_the_database_documents_503(app: FastAPI) -> 
 
 
 async def test_shutdown_ends_when_the_driver_absorbs_a_cancellation(
+    app: FastAPI,  # binds AuditEvent to its collection (Beanie), which is patched below
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """PyMongo's async insert, cancelled while it reconnects after an outage, can complete

@@ -5,35 +5,16 @@ of each process: nothing is cached between requests. Each change is made through
 process and checked on the next request to the other, both ways round.
 """
 
-from dataclasses import dataclass
-
 import httpx
 import pytest
 
-from models import Company, Ticket, User
-from tests.utils.factories import World
-
-
-@dataclass
-class Acme:
-    company: Company
-    sara: User
-    mark: User
-    lisa: User
-    carl: User
-    ticket: Ticket
+from tests.utils.factories import Acme, World
 
 
 @pytest.fixture
 async def acme(world: World) -> Acme:
-    users = {n: await world.user(n) for n in ("sara", "mark", "lisa", "carl")}
-    company = await world.company("Acme", admin=users["sara"])
-    await world.member(company, users["mark"], "agent")
-    await world.member(company, users["lisa"], "customer")
-    await world.member(company, users["carl"], "customer")
-    ticket = await world.ticket(company, users["lisa"])
-    await world.share(ticket, users["carl"])
-    return Acme(company, ticket=ticket, **users)
+    """Admin Sara, agent Mark, customers Lisa and Carl; Lisa's ticket, shared with Carl."""
+    return await world.acme(customers=("lisa", "carl"), ticket_by="lisa", shared_with=("carl",))
 
 
 @pytest.mark.parametrize("direction", ["here, then there", "there, then here"])

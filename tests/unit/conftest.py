@@ -1,7 +1,8 @@
 """Unit tests: the policy, the engine, the settings, the architecture, with no database.
 
 They run in about a second (`pytest tests/unit`). A test here that asks for the database,
-or for the app that needs one, fails at collection: move it to tests/api.
+or for the app that needs one, fails at collection: move it to tests/api (HTTP),
+tests/authz (the engine on the database) or tests/tooling (scripts, tooling).
 """
 
 from pathlib import Path

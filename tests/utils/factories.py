@@ -4,6 +4,7 @@ Users share one precomputed password hash: argon2 is slow on purpose, and tests 
 many users should not pay for it each time.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,43 @@ from models import Company, Group, Membership, Priority, Status, Ticket, User
 
 PASSWORD = "demo-pass-2026"
 _HASH = hash_password(PASSWORD)
+
+
+@dataclass
+class Acme:
+    """Company "Acme" and its people, by name: `acme.sara` is `acme.users["sara"]`.
+
+    `ticket` is its one ticket, when `World.acme` was asked for one (`ticket_by`).
+    """
+
+    company: Company
+    users: dict[str, User]
+    tickets: list[Ticket] = field(default_factory=list)
+
+    def __getattr__(self, name: str) -> User:
+        users: dict[str, User] = self.__dict__.get("users", {})
+        if name in users:
+            return users[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute or user {name!r}")
+
+    @property
+    def ticket(self) -> Ticket:
+        if not self.tickets:
+            raise LookupError("this Acme has no ticket: ask World.acme for one (ticket_by=)")
+        return self.tickets[0]
+
+    @property
+    def cid(self) -> str:
+        """The company's id, as a string."""
+        return str(self.company.id)
+
+    @property
+    def tid(self) -> str:
+        """The ticket's id, as a string."""
+        return str(self.ticket.id)
+
+    def email(self, name: str) -> str:
+        return self.users[name].email
 
 
 @dataclass
@@ -106,3 +144,43 @@ class World:
         await Ticket.get_pymongo_collection().update_one(
             {"company": ticket.company, "_id": ticket.id}, {"$addToSet": {"viewers": user.id}}
         )
+
+    async def acme(
+        self,
+        *,
+        admins: Sequence[str] = ("sara",),
+        agents: Sequence[str] = ("mark",),
+        customers: Sequence[str] = ("lisa",),
+        outsiders: Sequence[str] = (),
+        ticket_by: str | None = None,
+        assigned_to: str | None = None,
+        shared_with: Sequence[str] = (),
+        groups: Mapping[str, Sequence[str]] | None = None,
+        prefix: str = "",
+    ) -> Acme:
+        """Company "Acme" created by its first admin, with these members by role, and the
+        `outsiders` (accounts in no company of it).
+
+        Written in this order: the users (admins, agents, customers, outsiders, each named
+        `prefix + name`), the company, the memberships, the ticket by `ticket_by` (assigned
+        to `assigned_to`) when asked for, its shares with `shared_with`, then `groups`
+        (name: members).
+        """
+        names = [*admins, *agents, *customers, *outsiders]
+        assert admins and len(set(names)) == len(names), names
+        users = {n: await self.user(f"{prefix}{n}") for n in names}
+        company = await self.company("Acme", admin=users[admins[0]])
+        for role, members in (("admin", admins[1:]), ("agent", agents), ("customer", customers)):
+            for name in members:
+                await self.member(company, users[name], role)
+        made = Acme(company, users)
+        if ticket_by is None:
+            assert assigned_to is None and not shared_with, "no ticket to assign or share"
+        else:
+            fields = {"assigned_to": users[assigned_to].id} if assigned_to else {}
+            made.tickets.append(await self.ticket(company, users[ticket_by], **fields))
+            for name in shared_with:
+                await self.share(made.ticket, users[name])
+        for group, members in (groups or {}).items():
+            await self.group(company, group, *(users[n] for n in members))
+        return made
