@@ -12,8 +12,9 @@ from rich.console import Console
 from app.config import Settings
 from app.services.user_facts import rebuild
 from models import Company, Group, Membership, Ticket, User
-from scripts import demo
-from scripts.demo import Abort, Story, run_demo
+from scripts.demo import story
+from scripts.demo.harness import Abort
+from scripts.demo.story import Story, run_demo
 from scripts.seed import seed_demo
 from tests.utils.factories import World
 
@@ -141,7 +142,7 @@ async def stop_here(story: Story) -> None:
 
 @pytest.mark.parametrize(
     "last_step",
-    [demo._sara_adds_nina, demo._john_scopes_emma],
+    [story._sara_adds_nina, story._john_scopes_emma],
     ids=["with Lisa's ticket and Nina in Acme", "with Emma scoped and David's ticket moved"],
 )
 async def test_a_demo_stopped_half_way_puts_everything_back(
@@ -153,8 +154,8 @@ async def test_a_demo_stopped_half_way_puts_everything_back(
 ) -> None:
     await seeded(app, settings)
     before = await tenant_state()
-    steps = demo.STEPS[: demo.STEPS.index(last_step) + 1]
-    monkeypatch.setattr(demo, "STEPS", (*steps, stop_here))
+    steps = story.STEPS[: story.STEPS.index(last_step) + 1]
+    monkeypatch.setattr(story, "STEPS", (*steps, stop_here))
 
     console, out = quiet()
     surprises = await run_demo(client, console)

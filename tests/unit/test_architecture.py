@@ -105,7 +105,7 @@ def test_one_module_writes_the_copy_of_a_users_facts() -> None:
         "scripts/bench/grants.py",
         "scripts/seed.py",
         "scripts/soak.py",  # reads what each copy should say, for its isolation pass
-        "scripts/synthetic.py",
+        "scripts/synthetic/writer.py",
         "scripts/verify.py",  # compares each copy with the record, and rebuilds it to repair
     }
     migrations = ROOT / "app" / "migrations.py"  # it finds copies of the old shape by it
