@@ -92,7 +92,7 @@ async def delete_company(company_id: CompanyId, caller: CallerDep) -> Response:
 async def audit_log(
     company_id: CompanyId,
     caller: CallerDep,
-    cursor: Cursor,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AuditPage:
     """Denials and writes in the company, newest first (admin)."""

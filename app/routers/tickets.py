@@ -55,7 +55,7 @@ async def create_ticket(body: TicketIn, caller: CallerDep) -> TicketOut:
 )
 async def list_tickets(
     caller: CallerDep,
-    cursor: Cursor,
+    cursor: Cursor = None,
     company_id: Annotated[ObjectIdStr | None, Query()] = None,
     status_: Annotated[Status | None, Query(alias="status")] = None,
     assigned_to: Annotated[ObjectIdStr | None, Query()] = None,
