@@ -74,11 +74,21 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
         await application.state.db.client.drop_database(settings.mongodb_db)
 
 
+def _in_process(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to the app in-process."""
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with _in_process(app) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+async def module_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """`client`, for the fixtures of a `module_world`."""
+    async with _in_process(app) as c:
         yield c
 
 

@@ -12,7 +12,7 @@ found done in the database. The cells that change nothing (reads and refusals) s
 scene, built once for the module; each allowed write gets a scene of its own, beside it.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -172,13 +172,6 @@ WRITES = [cell for cell in CELLS if not _changes_nothing(cell[0], cell[2])]
 
 def _ids(cells: list[tuple[str, str, int]]) -> list[str]:
     return [f"{action}-{role}" for action, role, _ in cells]
-
-
-@pytest.fixture(scope="module")
-async def module_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

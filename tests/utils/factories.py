@@ -29,7 +29,7 @@ class Acme:
 
     company: Company
     users: dict[str, User]
-    tickets: list[Ticket] = field(default_factory=list)
+    made_ticket: Ticket | None = None
 
     def __getattr__(self, name: str) -> User:
         users: dict[str, User] = self.__dict__.get("users", {})
@@ -39,9 +39,9 @@ class Acme:
 
     @property
     def ticket(self) -> Ticket:
-        if not self.tickets:
+        if self.made_ticket is None:
             raise LookupError("this Acme has no ticket: ask World.acme for one (ticket_by=)")
-        return self.tickets[0]
+        return self.made_ticket
 
     @property
     def cid(self) -> str:
@@ -178,7 +178,7 @@ class World:
             assert assigned_to is None and not shared_with, "no ticket to assign or share"
         else:
             fields = {"assigned_to": users[assigned_to].id} if assigned_to else {}
-            made.tickets.append(await self.ticket(company, users[ticket_by], **fields))
+            made.made_ticket = await self.ticket(company, users[ticket_by], **fields)
             for name in shared_with:
                 await self.share(made.ticket, users[name])
         for group, members in (groups or {}).items():
